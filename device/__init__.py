@@ -1,0 +1,1 @@
+"""Pillbox: the smart pill dispenser daemon."""

@@ -1,0 +1,89 @@
+"""`pillbox`: the one command-line entry point."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .errors import ConfigError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pillbox", description="Smart pill dispenser: dose prompts, abrupt-stop detection, alerts."
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="FILE",
+        help="configuration file (default: $PILLBOX_CONFIG, then /etc/pillbox/pillbox.toml)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    sub.add_parser("check", parents=[common], help="validate the configuration and print each plan")
+    sim = sub.add_parser("simulate", parents=[common], help="run a scenario on a virtual clock")
+    sim.add_argument("--scenario", required=True, metavar="S", help="scenario file (TOML)")
+    sim.add_argument("--out", metavar="FILE", help="write the events here instead of standard output")
+    return parser
+
+
+def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from .config import find_config_path, load_config
+
+    return load_config(find_config_path(args.config, os.environ))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .check import format_check
+
+    config = _load(args)
+    sys.stdout.write(format_check(config))
+    return EXIT_OK
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario
+    from .simulate import run_simulation
+
+    config = _load(args)
+    scenario = load_scenario(args.scenario, config.tz)
+    if args.out:
+        try:
+            out = open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            print(f"pillbox: --out {args.out}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
+    else:
+        out = sys.stdout
+    try:
+        summary = run_simulation(config, scenario, out)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        else:
+            out.flush()
+    sys.stderr.write(summary.text(config))
+    return EXIT_OK
+
+
+COMMANDS = {"check": cmd_check, "simulate": cmd_simulate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1050 @@
+"""The dose engine: given the plan, what the store holds and the time, decide what happens.
+
+The engine never reads the clock: every call takes `now`. The daemon drives it from the wall clock,
+`simulate` from a virtual one; both ask `next_wakeup()` when to call `tick()` next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Protocol
+
+from ..errors import ActionError, Conflict, NotFound
+from . import messages as say
+from .events import EVENT_TYPES, Event, Priority
+from .model import Config, Medication, to_ug
+from .plan import DAY, DoseSpec, Schedule, local_midnight
+from .state import SELF_RESOLVING, Alert, DeviceState, Dose, DoseState, MedState, device_from_blob, device_to_blob
+
+MIN = dt.timedelta(minutes=1)
+HOUR = dt.timedelta(hours=1)
+EXTRA_ACCESS_AFTER = 30 * MIN
+LID_OPEN_ALERT_AFTER = 10 * MIN
+REFILL_MODE_FOR = 15 * MIN
+REMIND_EVERY = 6 * HOUR
+ACK_QUIET_FOR = 12 * HOUR
+REDUCTION_SPAN = 48 * HOUR
+CLOSED_KEPT = 64  # closed doses kept in memory per medication (covers 48 h and the stop rule)
+
+
+@dataclass
+class Snapshot:
+    """What the store hands the engine at start."""
+
+    state: dict[str, Any] | None = None
+    last_seq: int = 0
+    last_time: dt.datetime | None = None
+    open_doses: list[dict[str, Any]] = field(default_factory=list)
+    closed_doses: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Store(Protocol):
+    def load(self) -> Snapshot: ...
+
+    def find_dose(self, dose_id: str) -> dict[str, Any] | None: ...
+
+    def find_alert(self, alert_id: str) -> dict[str, Any] | None: ...
+
+    def commit(
+        self,
+        events: list[Event],
+        doses: list[dict[str, Any]],
+        alerts: list[dict[str, Any]],
+        state: dict[str, Any],
+    ) -> None: ...
+
+
+def _hours(delta: dt.timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 1)
+
+
+class Engine:
+    """Decides every dose's fate and every alert, one instant at a time."""
+
+    def __init__(self, config: Config, store: Store, *, new_id: Callable[[], str] | None = None) -> None:
+        self.config = config
+        self.store = store
+        self.tz = config.tz
+        self.device_id = config.device.id
+        self.meds = config.medications
+        self.schedules = [Schedule(m, self.tz) for m in self.meds]
+        self._new_id = new_id or (lambda: str(uuid.uuid4()))
+        self._events: list[Event] = []
+        self._dirty_doses: dict[str, Dose] = {}
+        self._dirty_alerts: dict[str, Alert] = {}
+        self._now = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._catch_up_to: dt.datetime | None = None
+        self._first_dose = [s.first_dose() for s in self.schedules]
+        self._stop_cache: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}
+        self.started = False
+
+        snap = store.load()
+        self.seq = snap.last_seq
+        self.last_time = snap.last_time
+        self.dev = device_from_blob(snap.state) if snap.state else DeviceState()
+        for med in self.meds:
+            ms = self.dev.meds.setdefault(med.name, MedState(stock=med.stock))
+            if med.stock is None:
+                ms.stock = None
+            elif ms.stock is None:
+                ms.stock = med.stock
+        self.alerts: dict[str, Alert] = {}
+        for row in snap.alerts:
+            alert = Alert.from_row(row)
+            if alert.active:
+                self.alerts[alert.id] = alert
+        self.records: dict[str, Dose] = {}  # doses not closed yet that have a record
+        self.active: list[list[Dose]] = [[] for _ in self.meds]  # window opened, not closed
+        self.closed: list[deque[Dose]] = [deque(maxlen=CLOSED_KEPT) for _ in self.meds]
+        by_slug = {m.slug: i for i, m in enumerate(self.meds)}
+        for row in snap.open_doses:
+            dose = self._dose_from_row(row, by_slug)
+            if dose is not None:
+                self.records[dose.dose_id] = dose
+        for row in sorted(snap.closed_doses, key=lambda r: r["closes_at"]):
+            dose = self._dose_from_row(row, by_slug)
+            if dose is not None:
+                self.closed[dose.spec.med_index].append(dose)
+        self._cursor: list[Iterator[DoseSpec] | None] = [None for _ in self.meds]
+        self._next_spec: list[DoseSpec | None] = [None for _ in self.meds]
+
+    def _dose_from_row(self, row: dict[str, Any], by_slug: dict[str, int]) -> Dose | None:
+        index = by_slug.get(row["dose_id"].partition("/")[0])
+        spec = self.schedules[index].find(row["dose_id"]) if index is not None else None
+        return Dose.from_row(spec, row) if spec is not None else None
+
+    # ----------------------------------------------------------------------------------- driving
+
+    def start(self, now: dt.datetime, *, lid_open: bool = False) -> list[Event]:
+        """Start (or restart) at `now`: device_started, then whatever happened while it was off."""
+        self._now = now
+        if self.dev.first_start is None:
+            self.dev.first_start = now
+            self.dev.last_midnight = now.astimezone(self.tz).date()
+        for ms in self.dev.meds.values():
+            if ms.closed_through is None:  # this medication's first start
+                ms.closed_through = now
+                ms.detection_start = now
+        for i, ms in enumerate(self._med_states()):
+            assert ms.closed_through is not None
+            self._cursor[i] = self.schedules[i].forward(ms.closed_through, key="closes_at")
+            self._next_spec[i] = next(self._cursor[i], None)  # type: ignore[arg-type]
+        if self.dev.last_midnight is None:
+            self.dev.last_midnight = now.astimezone(self.tz).date()
+        self.started = True
+        self._emit("device_started", f"{self.config.device.name} started.")
+        if self.dev.lid_open and not lid_open:
+            self._lid_closed()
+        elif lid_open and not self.dev.lid_open:
+            self.dev.lid_open, self.dev.lid_opened_at = True, now
+        self._advance(now, downtime=True)
+        return self._flush()
+
+    def stop(self, now: dt.datetime) -> list[Event]:
+        """A clean shutdown: device_stopped."""
+        self._begin(now)
+        self._emit("device_stopped", f"{self.config.device.name} stopped.")
+        return self._flush()
+
+    def tick(self, now: dt.datetime) -> list[Event]:
+        """Handle every instant up to `now`."""
+        self._begin(now)
+        return self._flush()
+
+    def next_wakeup(self) -> dt.datetime | None:
+        """The next instant at which something happens by itself."""
+        return self._next_instant()
+
+    def clock_jump(self, now: dt.datetime, seconds: float) -> list[Event]:
+        """The wall clock stepped by `seconds`; a forward step is handled like downtime."""
+        self._now = now
+        direction = "forward" if seconds > 0 else "back"
+        self._emit(
+            "clock_jump",
+            f"The clock stepped {direction} by {abs(round(seconds))} seconds; schedules were rebuilt.",
+            seconds=round(seconds, 1),
+        )
+        self._advance(now, downtime=seconds > 0)
+        return self._flush()
+
+    def clock_unsynced(self, now: dt.datetime) -> list[Event]:
+        self._begin(now)
+        if self.dev.clock_alert is None:
+            event = self._emit(
+                "clock_unsynced",
+                "The clock is not synchronised: dose times may be wrong. Check the network connection.",
+            )
+            self.dev.clock_alert = event.id
+        return self._flush()
+
+    def clock_synced(self, now: dt.datetime) -> list[Event]:
+        self._begin(now)
+        if self.dev.clock_alert is not None:
+            self._resolve(self.dev.clock_alert)
+            self.dev.clock_alert = None
+        return self._flush()
+
+    # ------------------------------------------------------------------------- patient's inputs
+
+    def lid_opened(self, now: dt.datetime) -> list[Event]:
+        """The lid went from closed to open."""
+        self._begin(now)
+        if self.dev.lid_open:
+            return self._flush()
+        self.dev.lid_open, self.dev.lid_opened_at = True, now
+        self.dev.lid_alert = self.dev.lid_alert_priority = None
+        if self._refill_mode(now):
+            return self._flush()
+        waiting = [d for doses in self.active for d in doses if d.state is DoseState.WAITING]
+        if waiting:
+            self._take(waiting, now, "lid")
+        else:
+            last = self._last_intake()
+            if last is None or now - last >= EXTRA_ACCESS_AFTER:
+                since = f" (last dose taken {say.when(last, self.tz)})" if last else ""
+                self._emit(
+                    "extra_access",
+                    f"The lid was opened at {say.hhmm(now, self.tz)} when no dose was due{since}: "
+                    "a possible extra dose. Check how many tablets are left.",
+                )
+        return self._flush()
+
+    def lid_closed(self, now: dt.datetime) -> list[Event]:
+        self._begin(now)
+        if self.dev.lid_open:
+            self._lid_closed()
+        return self._flush()
+
+    def press(self, now: dt.datetime) -> tuple[bool, list[Event]]:
+        """A short button press; True when it confirmed intake of the due doses."""
+        self._begin(now)
+        due = [
+            d
+            for doses in self.active
+            for d in doses
+            if d.state is DoseState.WAITING and d.spec.scheduled_for <= now
+        ]
+        if due:
+            self._take(due, now, "button")
+        return bool(due), self._flush()
+
+    def hold(self, now: dt.datetime) -> list[Event]:
+        """The button held for help_hold_seconds: the patient asks for help."""
+        self._begin(now)
+        self._emit(
+            "help_requested",
+            f"Help requested at the dispenser at {say.hhmm(now, self.tz)}. Contact the patient now.",
+        )
+        return self._flush()
+
+    # ---------------------------------------------------------------------- caregiver's actions
+
+    def skip(self, dose_id: str, reason: str, now: dt.datetime) -> list[Event]:
+        """Excuse a dose that has not reached a final state."""
+        self._begin(now)
+        dose = self._lookup(dose_id)
+        if dose.state.final:
+            raise Conflict(f"Dose {dose_id} is already {dose.state}; only upcoming or waiting doses can be skipped.")
+        dose.state, dose.reason = DoseState.SKIPPED, reason
+        self._touch(dose)
+        spec = dose.spec
+        self._emit(
+            "dose_skipped",
+            f"{say.dose(spec, self.tz)} on {spec.local_date:%d %b} was skipped: {reason}. "
+            "It still counts as intake that did not happen.",
+            dose=spec,
+            reason=reason,
+        )
+        self._resolve_dose_alerts(dose_id, ("dose_overdue",))
+        self._check_stock(spec.med_index, now)
+        return self._flush()
+
+    def mark_taken(
+        self, dose_id: str, now: dt.datetime, at: dt.datetime | None = None, from_dispenser: bool = False
+    ) -> list[Event]:
+        """A caregiver records a dose as taken (elsewhere, or missed by the sensors)."""
+        self._begin(now)
+        at = now if at is None else at
+        if at > now:
+            raise ActionError(f"at: {at.isoformat()} is in the future.")
+        dose = self._lookup(dose_id)
+        if dose.state not in (DoseState.UPCOMING, DoseState.WAITING, DoseState.MISSED):
+            raise Conflict(
+                f"Dose {dose_id} is {dose.state}; only upcoming, waiting or missed doses can be marked taken."
+            )
+        self._take([dose], at, "caregiver", from_dispenser=from_dispenser)
+        self._resolve_dose_alerts(dose_id, ("dose_missed",))
+        return self._flush()
+
+    def refill(self, medication: str, tablets: float, now: dt.datetime) -> list[Event]:
+        self._begin(now)
+        i = self._med_index(medication)
+        med, ms = self.meds[i], self._ms(i)
+        if ms.stock is None:
+            raise ActionError(f"medication: stock is not tracked for {med.name} (no 'stock' in the config).")
+        if tablets <= 0 or tablets > 1000 or tablets * 2 != int(tablets * 2):
+            raise ActionError(f"tablets: must be a whole or half number from 0.5 to 1000, not {tablets}.")
+        ms.stock += tablets
+        for alert in list(self.alerts.values()):
+            if alert.medication == med.name and alert.event_type in ("stock_low", "stock_out"):
+                self._resolve(alert.id)
+        ms.stock_low_raised = ms.stock_out_raised = False
+        self.dev.refill_mode_until = None
+        days = self.days_of_supply(i, now)
+        self._emit(
+            "refill",
+            f"{say.tablets(tablets)} of {med.name} added; {say.tablets(ms.stock)} now"
+            + (f", enough for {days} days." if days is not None else ", enough for the rest of the plan."),
+            medication=med.name,
+            stock=ms.stock,
+            days_of_supply=days,
+        )
+        self._check_stock(i, now)
+        return self._flush()
+
+    def start_refill_mode(self, now: dt.datetime) -> list[Event]:
+        """For 15 minutes (or until a refill), lid openings are neither intake nor extra access."""
+        self._begin(now)
+        self.dev.refill_mode_until = now + REFILL_MODE_FOR
+        self._emit(
+            "refill_mode",
+            f"Refill mode until {say.hhmm(self.dev.refill_mode_until, self.tz)}: "
+            "opening the lid does not count as a dose.",
+        )
+        return self._flush()
+
+    def set_away(self, start: dt.datetime, until: dt.datetime, now: dt.datetime) -> list[Event]:
+        """The patient is away (hospital, holiday with another supply) from `start` to `until`."""
+        self._begin(now)
+        if until <= start:
+            raise ActionError(f"until: {until.isoformat()} must be after from ({start.isoformat()}).")
+        if until <= now:
+            raise ActionError(f"until: {until.isoformat()} is in the past.")
+        if self.dev.away_active:
+            self._end_away(now)
+        self.dev.away_from, self.dev.away_until = start, until
+        self._advance(now, downtime=False)
+        return self._flush()
+
+    def end_away(self, now: dt.datetime) -> list[Event]:
+        self._begin(now)
+        if self.dev.away_active:
+            self._end_away(now)
+        else:
+            self.dev.away_from = self.dev.away_until = None
+        return self._flush()
+
+    def acknowledge(self, target: str, now: dt.datetime) -> tuple[list[Alert], list[Event]]:
+        """Acknowledge one alert by id, or `all` (every alert but the high ones)."""
+        self._begin(now)
+        if target == "all":
+            chosen = [a for a in self.alerts.values() if a.priority is not Priority.HIGH and not a.acknowledged]
+        else:
+            alert = self.alerts.get(target)
+            if alert is None:
+                row = self.store.find_alert(target)
+                if row is None:
+                    raise NotFound(f"alert: no alert with id {target!r}.")
+                return [Alert.from_row(row)], self._flush()
+            chosen = [alert]
+        for alert in sorted(chosen, key=lambda a: a.since):
+            if alert.acknowledged:
+                continue
+            alert.acknowledged, alert.acknowledged_at = True, now
+            self._dirty_alerts[alert.id] = alert
+            self._emit(
+                "alert_acknowledged",
+                f"Alert acknowledged: {alert.message}",
+                medication=alert.medication,
+                alert_id=alert.id,
+            )
+            if alert.event_type in SELF_RESOLVING:
+                self._resolve(alert.id)
+            for ms in self._med_states():
+                if ms.episode_alert == alert.id:
+                    ms.episode_quiet_until = now + ACK_QUIET_FOR
+        return chosen, self._flush()
+
+    # ------------------------------------------------------------------------------- queries
+
+    def active_alerts(self) -> list[Alert]:
+        order = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2, Priority.INFO: 3}
+        return sorted(self.alerts.values(), key=lambda a: (order[a.priority], a.since))
+
+    def days_of_supply(self, i: int, now: dt.datetime) -> float | None:
+        """Days from now until the first planned dose the stock cannot cover; None if it covers all."""
+        uncovered, exhausted = self._first_uncovered(i, now, horizon=None)
+        if uncovered is None:
+            return None if exhausted else 3650.0
+        days = (uncovered.scheduled_for - now) / DAY
+        return max(0.0, math.floor(days * 10) / 10)
+
+    def stock(self, i: int) -> float | None:
+        return self._ms(i).stock
+
+    def dose(self, dose_id: str) -> Dose | None:
+        try:
+            return self._lookup(dose_id)
+        except NotFound:
+            return None
+
+    def doses_between(self, start: dt.date, end: dt.date) -> list[Dose]:
+        """Every planned dose on local dates start..end, with its current state."""
+        out: list[Dose] = []
+        for i, schedule in enumerate(self.schedules):
+            day = start
+            while day <= end:
+                for spec in schedule.doses_on(day):
+                    out.append(self._known(spec) or self._fresh(spec))
+                day += DAY
+        return sorted(out, key=lambda d: (d.spec.scheduled_for, d.spec.med_index))
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _med_states(self) -> list[MedState]:
+        return [self.dev.meds[m.name] for m in self.meds]
+
+    def _ms(self, i: int) -> MedState:
+        return self.dev.meds[self.meds[i].name]
+
+    def _med_index(self, name: str) -> int:
+        for i, med in enumerate(self.meds):
+            if name in (med.name, med.slug):
+                return i
+        names = ", ".join(m.name for m in self.meds)
+        raise NotFound(f"medication: no medication named {name!r} (known: {names}).")
+
+    def _begin(self, now: dt.datetime) -> None:
+        if not self.started:
+            raise RuntimeError("engine not started")
+        self._now = now
+        self._advance(now, downtime=False)
+
+    def _stamp(self) -> dt.datetime:
+        if self.last_time is not None and self.last_time > self._now:
+            return self.last_time
+        return self._now
+
+    def _touch(self, dose: Dose) -> None:
+        self._dirty_doses[dose.dose_id] = dose
+
+    def _flush(self) -> list[Event]:
+        events = self._events
+        self.store.commit(
+            events,
+            [d.row() for d in self._dirty_doses.values()],
+            [a.row() for a in self._dirty_alerts.values()],
+            device_to_blob(self.dev),
+        )
+        for alert in self._dirty_alerts.values():
+            if not alert.active:
+                self.alerts.pop(alert.id, None)
+        self._events, self._dirty_doses, self._dirty_alerts = [], {}, {}
+        return events
+
+    def _emit(
+        self,
+        event_type: str,
+        message: str,
+        *,
+        priority: Priority | None = None,
+        dose: DoseSpec | None = None,
+        medication: str | None = None,
+        raise_alert: bool = True,
+        **extra: Any,
+    ) -> Event:
+        prio = priority or EVENT_TYPES[event_type]
+        fields: dict[str, Any] = {}
+        if dose is not None:
+            fields.update(
+                medication=dose.medication,
+                dose_id=dose.dose_id,
+                scheduled_for=dose.scheduled_for,
+                dose_mg=dose.dose_mg,
+                tablets=dose.tablets,
+            )
+        elif medication is not None:
+            fields["medication"] = medication
+        fields.update(extra)
+        self.seq += 1
+        stamp = self._stamp()
+        event = Event(self._new_id(), self.seq, event_type, prio, stamp, self.device_id, message, fields)
+        self._events.append(event)
+        self.last_time = stamp
+        if raise_alert and (prio in (Priority.MEDIUM, Priority.HIGH) or event_type == "lid_left_open"):
+            alert = Alert(
+                id=event.id,
+                event_type=event_type,
+                priority=prio,
+                since=stamp,
+                message=message,
+                medication=fields.get("medication"),
+                dose_id=fields.get("dose_id"),
+            )
+            self.alerts[alert.id] = alert
+            self._dirty_alerts[alert.id] = alert
+        return event
+
+    def _resolve(self, alert_id: str) -> None:
+        alert = self.alerts.get(alert_id)
+        if alert is None or not alert.active:
+            return
+        alert.resolved_at = self._stamp()
+        self._dirty_alerts[alert.id] = alert
+        self._emit(
+            "alert_resolved",
+            f"Resolved: {alert.message}",
+            medication=alert.medication,
+            alert_id=alert.id,
+        )
+
+    def _resolve_dose_alerts(self, dose_id: str, types: Iterable[str]) -> None:
+        wanted = set(types) | {"dose_overdue"}
+        for alert in list(self.alerts.values()):
+            if alert.dose_id == dose_id and alert.event_type in wanted:
+                self._resolve(alert.id)
+
+    # ---------------------------------------------------------------------------- the clockwork
+
+    def _advance(self, now: dt.datetime, *, downtime: bool) -> None:
+        self._catch_up_to = now if downtime else None
+        guard = 0
+        while True:
+            t = self._next_instant()
+            if t is None or t > now:
+                break
+            self._process(t)
+            guard += 1
+            if guard > 1_000_000:
+                raise RuntimeError(f"engine made no progress at {t.isoformat()}")
+        self._catch_up_to = None
+
+    def _next_instant(self) -> dt.datetime | None:
+        dev = self.dev
+        found: list[dt.datetime] = []
+        if dev.away_active and dev.away_until is not None:
+            found.append(dev.away_until)
+        elif dev.away_from is not None:
+            found.append(dev.away_from)
+        for i in range(len(self.meds)):
+            spec = self._next_spec[i]
+            if spec is not None:
+                found.append(spec.opens_at)
+            for dose in self.active[i]:
+                found.append(dose.spec.closes_at)
+                if dose.state is DoseState.WAITING:
+                    if not dose.due_sent:
+                        found.append(dose.spec.scheduled_for)
+                    elif not dose.overdue_sent:
+                        found.append(dose.spec.overdue_at)
+            if self.meds[i].taper_required:
+                stop_at = self._stop_instant(i)
+                if stop_at is not None:
+                    found.append(stop_at)
+                remind_at = self._reminder_instant(i)
+                if remind_at is not None:
+                    found.append(remind_at)
+        if dev.lid_open and dev.lid_alert is None and dev.lid_opened_at is not None:
+            found.append(dev.lid_opened_at + LID_OPEN_ALERT_AFTER)
+        if dev.refill_mode_until is not None:
+            found.append(dev.refill_mode_until)
+        if dev.last_midnight is not None:
+            found.append(local_midnight(dev.last_midnight + DAY, self.tz))
+        return min(found) if found else None
+
+    def _process(self, t: dt.datetime) -> None:
+        dev = self.dev
+        if dev.away_active and dev.away_until is not None and dev.away_until <= t:
+            self._end_away(t)
+        elif not dev.away_active and dev.away_from is not None and dev.away_from <= t:
+            self._start_away(t)
+        closed: set[int] = set()
+        for i in range(len(self.meds)):
+            while (spec := self._next_spec[i]) is not None and spec.opens_at <= t:
+                self._open(spec)
+                cursor = self._cursor[i]
+                self._next_spec[i] = next(cursor, None) if cursor is not None else None
+            for dose in list(self.active[i]):
+                if dose.spec.closes_at <= t:
+                    self._close(dose)
+                    closed.add(i)
+                elif dose.state is DoseState.WAITING:
+                    self._prompt(dose, t)
+        for i, med in enumerate(self.meds):
+            if med.taper_required:
+                if i in closed:
+                    self._check_stop_by_count(i, t)
+                stop_at = self._stop_instant(i)
+                if stop_at is not None and stop_at <= t:
+                    self._check_stop_by_time(i, t)
+                remind_at = self._reminder_instant(i)
+                if remind_at is not None and remind_at <= t:
+                    self._remind(i, t)
+                if i in closed:
+                    self._check_reduction(i, t)
+            if i in closed:
+                self._check_stock(i, t)
+        if dev.lid_open and dev.lid_alert is None and dev.lid_opened_at is not None:
+            if dev.lid_opened_at + LID_OPEN_ALERT_AFTER <= t:
+                self._lid_left_open(t)
+        if dev.refill_mode_until is not None and dev.refill_mode_until <= t:
+            dev.refill_mode_until = None
+        while dev.last_midnight is not None and local_midnight(dev.last_midnight + DAY, self.tz) <= t:
+            dev.last_midnight += DAY
+            self._midnight(dev.last_midnight, t)
+
+    def _downtime_hides(self, spec: DoseSpec) -> bool:
+        """While catching up, a dose whose window closed before now is only reported as missed."""
+        return self._catch_up_to is not None and spec.closes_at <= self._catch_up_to
+
+    def _open(self, spec: DoseSpec) -> None:
+        dose = self.records.get(spec.dose_id) or self._fresh(spec)
+        self.records[spec.dose_id] = dose
+        if dose.state is DoseState.UPCOMING:
+            dose.state = DoseState.AWAY if self._in_away(spec) else DoseState.WAITING
+            self._touch(dose)
+        self.active[spec.med_index].append(dose)
+
+    def _fresh(self, spec: DoseSpec) -> Dose:
+        return Dose(spec)
+
+    def _known(self, spec: DoseSpec) -> Dose | None:
+        dose = self.records.get(spec.dose_id)
+        if dose is not None:
+            return dose
+        for old in self.closed[spec.med_index]:
+            if old.dose_id == spec.dose_id:
+                return old
+        row = self.store.find_dose(spec.dose_id)
+        return Dose.from_row(spec, row) if row is not None else None
+
+    def _prompt(self, dose: Dose, t: dt.datetime) -> None:
+        spec = dose.spec
+        if not dose.due_sent and spec.scheduled_for <= t:
+            dose.due_sent = True
+            self._touch(dose)
+            if not self._downtime_hides(spec):
+                self._dose_due(dose)
+        if dose.due_sent and not dose.overdue_sent and spec.overdue_at <= t:
+            dose.overdue_sent = True
+            self._touch(dose)
+            if not self._downtime_hides(spec):
+                self._emit(
+                    "dose_overdue",
+                    f"{say.dose(spec, self.tz)} has not been taken yet.",
+                    dose=spec,
+                )
+
+    def _dose_due(self, dose: Dose) -> None:
+        spec = dose.spec
+        med = self.meds[spec.med_index]
+        food = " Take with food." if med.with_food else ""
+        self._emit(
+            "dose_due",
+            f"Time for {spec.medication} {say.mg(spec.dose_mg)} ({say.tablets(spec.tablets)}), "
+            f"due at {say.hhmm(spec.scheduled_for, self.tz)}.{food}",
+            dose=spec,
+        )
+        dev = self.dev
+        if dev.lid_open and dev.lid_alert is not None and dev.lid_alert_priority == "low":
+            old = dev.lid_alert
+            self._lid_left_open(self._now, upgrade=True)
+            self._resolve(old)
+
+    def _close(self, dose: Dose) -> None:
+        spec = dose.spec
+        i = spec.med_index
+        dose.closed = True
+        if dose.state in (DoseState.WAITING, DoseState.UPCOMING):
+            dose.state = DoseState.MISSED
+            downtime = self._downtime_hides(spec)
+            note = " while the dispenser was off (no record of intake)" if downtime else ""
+            extra: dict[str, Any] = {"during_downtime": True} if downtime else {}
+            self._emit(
+                "dose_missed",
+                f"{say.dose(spec, self.tz)} was not taken{note}. Do not double up at the next dose.",
+                dose=spec,
+                **extra,
+            )
+        self._resolve_dose_alerts(spec.dose_id, ())
+        self._touch(dose)
+        self.active[i].remove(dose)
+        self.records.pop(spec.dose_id, None)
+        self.closed[i].append(dose)
+        ms = self._ms(i)
+        if ms.closed_through is None or spec.closes_at > ms.closed_through:
+            ms.closed_through = spec.closes_at
+
+    # ------------------------------------------------------------------------------- intake
+
+    def _take(self, doses: list[Dose], at: dt.datetime, source: str, *, from_dispenser: bool = True) -> None:
+        for dose in doses:
+            spec = dose.spec
+            i = spec.med_index
+            med, ms = self.meds[i], self._ms(i)
+            dose.state, dose.taken_at, dose.source = DoseState.TAKEN, at, source
+            dose.from_dispenser = source != "caregiver" or from_dispenser
+            self._touch(dose)
+            if dose.from_dispenser and ms.stock is not None:
+                ms.stock = max(0.0, ms.stock - spec.tablets)
+            delay = round((at - spec.scheduled_for).total_seconds() / 60, 1)
+            on_time = at < spec.overdue_at
+            how = {"lid": "lid opened", "button": "button pressed", "caregiver": "recorded by a caregiver"}[source]
+            timing = "on time" if on_time else f"{say.number(round(delay))} minutes late"
+            self._emit(
+                "dose_taken",
+                f"{say.dose(spec, self.tz)} taken at {say.hhmm(at, self.tz)} ({how}, {timing}).",
+                dose=spec,
+                delay_minutes=delay,
+                on_time=on_time,
+                source=source,
+            )
+            self._resolve_dose_alerts(spec.dose_id, ())
+            previous = ms.last_intake_at
+            if previous is None or at > previous:
+                ms.last_intake_at = at
+            if ms.episode_alert is not None:
+                self._resume(i, at)
+            if med.stock is not None:
+                self._check_stock(i, self._now)
+
+    def _last_intake(self) -> dt.datetime | None:
+        times = [ms.last_intake_at for ms in self._med_states() if ms.last_intake_at is not None]
+        return max(times) if times else None
+
+    def _lookup(self, dose_id: str) -> Dose:
+        slug = dose_id.partition("/")[0]
+        for i, med in enumerate(self.meds):
+            if med.slug == slug:
+                spec = self.schedules[i].find(dose_id)
+                if spec is None:
+                    break
+                dose = self._known(spec)
+                if dose is None:
+                    dose = self._fresh(spec)
+                    if spec.closes_at <= (self._ms(i).closed_through or spec.closes_at):
+                        raise Conflict(f"Dose {dose_id} is from before this dispenser started.")
+                    self.records[dose_id] = dose
+                return dose
+        raise NotFound(f"dose: no planned dose with id {dose_id!r}.")
+
+    # ----------------------------------------------------------------------------- detections
+
+    def _counted(self, i: int) -> list[Dose]:
+        """Closed doses that count for stop and reduction detection, oldest first."""
+        start = self._ms(i).detection_start
+        return [
+            d
+            for d in self.closed[i]
+            if d.state is not DoseState.AWAY and (start is None or d.spec.closes_at > start)
+        ]
+
+    def _stop_reference(self, i: int) -> dt.datetime:
+        """The last intake, or the detection start (no earlier than the plan's first dose)."""
+        ms = self._ms(i)
+        start = ms.detection_start or self.dev.first_start or self._now
+        if ms.last_intake_at is not None and ms.last_intake_at >= start:
+            return ms.last_intake_at
+        first = self._first_dose[i]
+        return max(start, first.scheduled_for) if first is not None else start
+
+    def _detecting(self, i: int, t: dt.datetime) -> bool:
+        ms = self._ms(i)
+        return ms.episode_alert is None and not self.dev.away_active and not self.schedules[i].ended_at(t)
+
+    def _stop_instant(self, i: int) -> dt.datetime | None:
+        ms = self._ms(i)
+        if ms.episode_alert is not None or self.dev.away_active:
+            return None
+        ref = self._stop_reference(i)
+        if ms.stop_checked_for == ref:
+            return None
+        cached = self._stop_cache.get(i)
+        if cached is None or cached[0] != ref:
+            hours = dt.timedelta(hours=self.meds[i].cessation_hours)
+            cached = (ref, self.schedules[i].stop_threshold(ref, hours))
+            self._stop_cache[i] = cached
+        return cached[1]
+
+    def _check_stop_by_count(self, i: int, t: dt.datetime) -> None:
+        need = self.meds[i].cessation_missed_doses
+        counted = self._counted(i)
+        last = counted[-need:]
+        if len(last) == need and all(d.state is not DoseState.TAKEN for d in last) and self._detecting(i, t):
+            self._stopped(i, t)
+
+    def _check_stop_by_time(self, i: int, t: dt.datetime) -> None:
+        self._ms(i).stop_checked_for = self._stop_reference(i)
+        if self._detecting(i, t):
+            self._stopped(i, t)
+
+    def _stop_fields(self, i: int, t: dt.datetime, reminder: bool) -> dict[str, Any]:
+        ms = self._ms(i)
+        in_a_row = 0
+        for dose in reversed(self._counted(i)):
+            if dose.state is DoseState.TAKEN:
+                break
+            in_a_row += 1
+        last = ms.last_intake_at
+        return {
+            "medication": self.meds[i].name,
+            "missed_in_a_row": in_a_row,
+            "hours_since_last_dose": _hours(t - last) if last is not None else None,
+            "last_taken_at": last,
+            "reminder": reminder,
+        }
+
+    def _stop_message(self, i: int, fields: dict[str, Any]) -> str:
+        name = self.meds[i].name
+        last = fields["last_taken_at"]
+        since = (
+            f"No {name} taken for {say.number(fields['hours_since_last_dose'])} hours "
+            f"(last dose {say.when(last, self.tz)})"
+            if last is not None
+            else f"No {name} taken since the dispenser started"
+        )
+        count = fields["missed_in_a_row"]
+        row = f"; {count} doses in a row not taken" if count else ""
+        again = "Still: " if fields["reminder"] else ""
+        return (
+            f"{again}{since}{row}. Stopping {name} abruptly can cause dangerous withdrawal: "
+            f"watch for {say.WITHDRAWAL_SIGNS}. Contact the patient now; get medical help at once if "
+            "they appear; do not restart at full dose without the prescriber."
+        )
+
+    def _stopped(self, i: int, t: dt.datetime) -> None:
+        ms = self._ms(i)
+        fields = self._stop_fields(i, t, reminder=False)
+        medication = fields.pop("medication")
+        event = self._emit("intake_stopped", self._stop_message(i, {**fields}), medication=medication, **fields)
+        ms.episode_alert = event.id
+        ms.episode_ref = self._stop_reference(i)
+        ms.episode_announced_at = event.time
+        ms.episode_quiet_until = None
+
+    def _reminder_instant(self, i: int) -> dt.datetime | None:
+        ms = self._ms(i)
+        if ms.episode_alert is None or ms.episode_announced_at is None or self.dev.away_active:
+            return None
+        due = ms.episode_announced_at + REMIND_EVERY
+        if ms.episode_quiet_until is not None:
+            due = max(due, ms.episode_quiet_until)
+        return due
+
+    def _remind(self, i: int, t: dt.datetime) -> None:
+        ms = self._ms(i)
+        fields = self._stop_fields(i, t, reminder=True)
+        medication = fields.pop("medication")
+        event = self._emit(
+            "intake_stopped", self._stop_message(i, fields), medication=medication, raise_alert=False, **fields
+        )
+        ms.episode_announced_at = event.time
+        ms.episode_quiet_until = None
+        alert = self.alerts.get(ms.episode_alert or "")
+        if alert is not None and alert.acknowledged:
+            alert.acknowledged, alert.acknowledged_at = False, None
+            self._dirty_alerts[alert.id] = alert
+
+    def _resume(self, i: int, at: dt.datetime) -> None:
+        ms = self._ms(i)
+        name = self.meds[i].name
+        ref = ms.episode_ref
+        without = _hours(at - ref) if ref is not None else None
+        alert_id = ms.episode_alert
+        ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
+        ms.stop_checked_for = None
+        span = f"after {say.number(without)} hours without it" if without is not None else "again"
+        self._emit(
+            "intake_resumed",
+            f"{name} taken again at {say.hhmm(at, self.tz)}, {span}. Ask the prescriber before going back "
+            "to the full dose; never double up.",
+            medication=name,
+            hours_without=without,
+        )
+        if alert_id is not None:
+            self._resolve(alert_id)
+
+    def _check_reduction(self, i: int, t: dt.datetime) -> None:
+        ms, med = self._ms(i), self.meds[i]
+        if not self._detecting(i, t):
+            return
+        if ms.last_reduced_at is not None and t - ms.last_reduced_at < REDUCTION_SPAN:
+            return
+        window = [d for d in self._counted(i) if t - REDUCTION_SPAN < d.spec.closes_at <= t]
+        if len(window) < 3:
+            return
+        planned = sum(d.spec.dose_ug for d in window)
+        taken = sum(d.spec.dose_ug for d in window if d.state is DoseState.TAKEN)
+        ratio = Fraction(str(med.reduction_ratio))
+        if taken * ratio.denominator < ratio.numerator * planned:
+            ms.last_reduced_at = t
+            self._emit(
+                "intake_reduced",
+                f"{med.name}: only {say.mg(taken / 1000)} of {say.mg(planned / 1000)} planned was taken in "
+                "the last 48 hours. A sharp drop can cause withdrawal; check with the patient.",
+                medication=med.name,
+                taken_mg=taken / 1000,
+                planned_mg=planned / 1000,
+            )
+
+    # ------------------------------------------------------------------------ day and stock
+
+    def _midnight(self, day: dt.date, t: dt.datetime) -> None:
+        for i, (med, schedule) in enumerate(zip(self.meds, self.schedules, strict=True)):
+            phase = schedule.phase_on(day)
+            if phase is not None and phase.start == day:
+                old, new = schedule.daily_ug_on(day - DAY), phase.daily_ug
+                if old != new:
+                    self._dose_changed(med, old, new)
+            self._check_stock(i, t)
+
+    def _dose_changed(self, med: Medication, old: int, new: int) -> None:
+        old_mg, new_mg = old / 1000, new / 1000
+        change = f"{med.name} daily dose changes today from {say.mg(old_mg)} to {say.mg(new_mg)}."
+        if new == 0:
+            advice = (
+                " The plan has ended as prescribed. Take leftover tablets to a pharmacy take-back; "
+                "never flush them."
+            )
+        elif new > old:
+            advice = " Avoid driving or machinery until you know how the new dose affects you."
+        else:
+            advice = " This is a taper step: watch for withdrawal signs."
+        self._emit(
+            "dose_changed", change + advice, medication=med.name, old_daily_mg=old_mg, new_daily_mg=new_mg
+        )
+
+    def _consuming(self, i: int) -> Iterator[DoseSpec]:
+        """Doses still to take from the dispenser, in order (waiting ones first)."""
+        ms = self._ms(i)
+        start = ms.closed_through or self._now
+        for spec in self.schedules[i].forward(start, key="closes_at"):
+            dose = self.records.get(spec.dose_id)
+            if dose is not None and dose.state.final:
+                continue
+            if self._in_away(spec):
+                continue
+            yield spec
+
+    def _first_uncovered(
+        self, i: int, now: dt.datetime, horizon: dt.datetime | None
+    ) -> tuple[DoseSpec | None, bool]:
+        """The first dose the stock cannot cover (and whether the plan ran out before it)."""
+        left = to_ug(self._ms(i).stock or 0)
+        for count, spec in enumerate(self._consuming(i)):
+            if horizon is not None and spec.scheduled_for > horizon:
+                return None, False
+            need = to_ug(spec.tablets)
+            if left < need:
+                return spec, False
+            left -= need
+            if count > 20000:
+                return None, False
+        return None, True
+
+    def _check_stock(self, i: int, now: dt.datetime) -> None:
+        """stock_low when supply falls to refill_warning_days; stock_out when the next dose can't be met."""
+        med, ms = self.meds[i], self._ms(i)
+        if ms.stock is None or (ms.stock_low_raised and ms.stock_out_raised):
+            return
+        horizon = now + dt.timedelta(days=med.refill_warning_days + 1)
+        uncovered, _ = self._first_uncovered(i, now, horizon)
+        if uncovered is None:
+            return
+        days = self.days_of_supply(i, now)
+        low = days is not None and days <= med.refill_warning_days
+        nxt = next(self._consuming(i), None)
+        out = nxt is not None and nxt.dose_id == uncovered.dose_id
+        if (low or out) and not ms.stock_low_raised:
+            ms.stock_low_raised = True
+            self._emit(
+                "stock_low",
+                f"{med.name}: {say.tablets(ms.stock)} left, enough for {days} days. Order a refill now; "
+                "running out means an abrupt stop.",
+                medication=med.name,
+                stock=ms.stock,
+                days_of_supply=days,
+            )
+        if out and not ms.stock_out_raised:
+            ms.stock_out_raised = True
+            self._emit(
+                "stock_out",
+                f"{med.name} has run out: {say.tablets(ms.stock)} left, not enough for the dose due at "
+                f"{say.hhmm(uncovered.scheduled_for, self.tz)}. Refill today: running out is an abrupt stop.",
+                medication=med.name,
+                stock=ms.stock,
+                days_of_supply=days,
+            )
+
+    # ------------------------------------------------------------------------- modes and lid
+
+    def _refill_mode(self, now: dt.datetime) -> bool:
+        until = self.dev.refill_mode_until
+        return until is not None and now < until
+
+    def _lid_left_open(self, t: dt.datetime, *, upgrade: bool = False) -> None:
+        dev = self.dev
+        due = any(
+            d.state is DoseState.WAITING and d.spec.scheduled_for <= t for doses in self.active for d in doses
+        )
+        priority = Priority.MEDIUM if due or upgrade else Priority.LOW
+        extra = " A dose is due: press the button after taking it." if priority is Priority.MEDIUM else ""
+        event = self._emit(
+            "lid_left_open",
+            f"The lid has been open since {say.hhmm(dev.lid_opened_at or t, self.tz)}. Close it to keep the "
+            f"tablets dry.{extra}",
+            priority=priority,
+        )
+        dev.lid_alert, dev.lid_alert_priority = event.id, str(priority)
+
+    def _lid_closed(self) -> None:
+        dev = self.dev
+        dev.lid_open, dev.lid_opened_at = False, None
+        if dev.lid_alert is not None:
+            self._resolve(dev.lid_alert)
+        dev.lid_alert = dev.lid_alert_priority = None
+
+    def _in_away(self, spec: DoseSpec) -> bool:
+        dev = self.dev
+        return (
+            dev.away_from is not None
+            and dev.away_until is not None
+            and dev.away_from <= spec.scheduled_for < dev.away_until
+        )
+
+    def _start_away(self, t: dt.datetime) -> None:
+        dev = self.dev
+        dev.away_active = True
+        assert dev.away_until is not None
+        self._emit(
+            "away_started",
+            f"The patient is away until {say.when(dev.away_until, self.tz)}: no prompts or alerts for doses "
+            "until then.",
+        )
+        for doses in self.active:
+            for dose in doses:
+                if dose.state is DoseState.WAITING:
+                    dose.state = DoseState.AWAY
+                    self._touch(dose)
+                    self._resolve_dose_alerts(dose.dose_id, ())
+        for ms in self._med_states():
+            if ms.episode_alert is not None:
+                alert_id = ms.episode_alert
+                ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
+                self._resolve(alert_id)
+
+    def _end_away(self, t: dt.datetime) -> None:
+        dev = self.dev
+        dev.away_active = False
+        dev.away_from = dev.away_until = None
+        for ms in self._med_states():
+            ms.detection_start = t
+            ms.stop_checked_for = None
+        self._emit("away_ended", "The patient is back: prompts and alerts resume.")

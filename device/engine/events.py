@@ -1,0 +1,125 @@
+"""Events: immutable records of what happened, and the one function that turns them into JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Priority(enum.StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+
+_RANK = {Priority.INFO: 0, Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3}
+
+# Every event type and its priority (SPEC section 7); lid_left_open may be raised to medium.
+EVENT_TYPES: dict[str, Priority] = {
+    "device_started": Priority.INFO,
+    "device_stopped": Priority.INFO,
+    "dose_due": Priority.LOW,
+    "dose_taken": Priority.INFO,
+    "dose_overdue": Priority.MEDIUM,
+    "dose_missed": Priority.MEDIUM,
+    "dose_skipped": Priority.INFO,
+    "extra_access": Priority.MEDIUM,
+    "intake_stopped": Priority.HIGH,
+    "intake_resumed": Priority.MEDIUM,
+    "intake_reduced": Priority.MEDIUM,
+    "dose_changed": Priority.INFO,
+    "stock_low": Priority.MEDIUM,
+    "stock_out": Priority.HIGH,
+    "refill": Priority.INFO,
+    "refill_mode": Priority.INFO,
+    "away_started": Priority.INFO,
+    "away_ended": Priority.INFO,
+    "help_requested": Priority.HIGH,
+    "lid_left_open": Priority.LOW,
+    "alert_acknowledged": Priority.INFO,
+    "alert_resolved": Priority.INFO,
+    "clock_jump": Priority.LOW,
+    "clock_unsynced": Priority.MEDIUM,
+}
+
+# Order of keys in the JSON object: common keys, the dose keys, then the type-specific ones.
+_HEAD = ("id", "seq", "event_type", "priority", "time", "device_id")
+_DOSE = ("medication", "dose_id", "scheduled_for", "dose_mg", "tablets")
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """UTC ISO 8601 with offset, to the second."""
+    if moment is None:
+        return None
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def number(value: float | int | None) -> float | int | None:
+    """A JSON number: whole values without a fraction (10, not 10.0)."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing that happened; `fields` holds the dose and type-specific keys."""
+
+    id: str
+    seq: int
+    event_type: str
+    priority: Priority
+    time: dt.datetime
+    device_id: str
+    message: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+
+def to_json(event: Event) -> dict[str, Any]:
+    """The event as the JSON object of SPEC section 7, used by the store, MQTT, the API and simulate."""
+    out: dict[str, Any] = {
+        "id": event.id,
+        "seq": event.seq,
+        "event_type": event.event_type,
+        "priority": str(event.priority),
+        "time": iso(event.time),
+        "device_id": event.device_id,
+    }
+    keys = [k for k in _DOSE if k in event.fields]
+    keys += [k for k in event.fields if k not in _DOSE]
+    for key in keys:
+        value = event.fields[key]
+        if isinstance(value, dt.datetime):
+            value = iso(value)
+        elif isinstance(value, float | int):
+            value = number(value)
+        out[key] = value
+    out["message"] = event.message
+    return out
+
+
+def from_json(data: dict[str, Any]) -> Event:
+    """Rebuild an event from its JSON object (times stay ISO strings in `fields`)."""
+    fields = {k: v for k, v in data.items() if k not in _HEAD and k != "message"}
+    return Event(
+        id=data["id"],
+        seq=data["seq"],
+        event_type=data["event_type"],
+        priority=Priority(data["priority"]),
+        time=dt.datetime.fromisoformat(data["time"]),
+        device_id=data["device_id"],
+        message=data["message"],
+        fields=fields,
+    )

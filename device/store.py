@@ -1,0 +1,262 @@
+"""SQLite: the one source of truth — events, doses, alerts, engine state, outbox, users."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .engine.engine import Snapshot
+from .engine.events import Event, to_json
+
+# Each entry moves the schema one version up; never edit a released entry, add a new one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        event_type TEXT NOT NULL,
+        time TEXT NOT NULL,
+        medication TEXT,
+        dose_id TEXT,
+        json TEXT NOT NULL
+    );
+    CREATE INDEX events_type ON events (event_type, seq);
+    CREATE INDEX events_time ON events (time);
+    CREATE TABLE outbox (seq INTEGER PRIMARY KEY REFERENCES events (seq));
+    CREATE TABLE doses (
+        dose_id TEXT PRIMARY KEY,
+        medication TEXT NOT NULL,
+        local_date TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        scheduled_for TEXT NOT NULL,
+        closes_at TEXT NOT NULL,
+        dose_mg REAL NOT NULL,
+        tablets REAL NOT NULL,
+        state TEXT NOT NULL,
+        taken_at TEXT,
+        source TEXT,
+        reason TEXT,
+        due_sent INTEGER NOT NULL DEFAULT 0,
+        overdue_sent INTEGER NOT NULL DEFAULT 0,
+        closed INTEGER NOT NULL DEFAULT 0,
+        from_dispenser INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX doses_open ON doses (closed, closes_at);
+    CREATE INDEX doses_date ON doses (local_date);
+    CREATE TABLE alerts (
+        id TEXT PRIMARY KEY,
+        event_type TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        since TEXT NOT NULL,
+        message TEXT NOT NULL,
+        medication TEXT,
+        dose_id TEXT,
+        acknowledged INTEGER NOT NULL DEFAULT 0,
+        acknowledged_at TEXT,
+        resolved_at TEXT
+    );
+    CREATE INDEX alerts_active ON alerts (resolved_at);
+    CREATE TABLE stock_ledger (
+        id INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        medication TEXT NOT NULL,
+        balance REAL NOT NULL,
+        event_seq INTEGER
+    );
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        failed_logins INTEGER NOT NULL DEFAULT 0,
+        locked_until TEXT
+    );
+    CREATE TABLE tokens (
+        name TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+    );
+    """,
+]
+
+DOSE_COLUMNS = (
+    "dose_id medication local_date slot scheduled_for closes_at dose_mg tablets state taken_at source "
+    "reason due_sent overdue_sent closed from_dispenser"
+).split()
+ALERT_COLUMNS = (
+    "id event_type priority since message medication dose_id acknowledged acknowledged_at resolved_at"
+).split()
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (corrupt, newer schema, unwritable)."""
+
+
+class Store:
+    """The SQLite database. One writer (the engine's thread); readers may use `read()`."""
+
+    def __init__(self, path: str, *, durable: bool = True, outbox: bool = False) -> None:
+        self.path = path
+        self.outbox_enabled = outbox
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    # ----------------------------------------------------------------------------- schema
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"{self.path}: database schema version {version} is newer than this Pillbox "
+                f"({len(MIGRATIONS)}); upgrade Pillbox."
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self._tx():
+                for statement in script.split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version={number}")
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------------------ engine's store
+
+    def load(self) -> Snapshot:
+        with self._lock:
+            db = self.db
+            state_row = db.execute("SELECT value FROM meta WHERE key='engine'").fetchone()
+            last = db.execute("SELECT seq, time FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+            seq_row = db.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
+            open_rows = db.execute("SELECT * FROM doses WHERE closed=0").fetchall()
+            closed_rows = db.execute(
+                "SELECT * FROM (SELECT *, ROW_NUMBER() OVER "
+                "(PARTITION BY medication ORDER BY closes_at DESC) AS recent FROM doses WHERE closed=1) "
+                "WHERE recent <= 64"
+            ).fetchall()
+            alert_rows = db.execute("SELECT * FROM alerts WHERE resolved_at IS NULL").fetchall()
+        return Snapshot(
+            state=json.loads(state_row[0]) if state_row else None,
+            last_seq=max(seq_row[0] if seq_row else 0, last["seq"] if last else 0),
+            last_time=dt.datetime.fromisoformat(last["time"]) if last else None,
+            open_doses=[dict(r) for r in open_rows],
+            closed_doses=[dict(r) for r in closed_rows],
+            alerts=[dict(r) for r in alert_rows],
+        )
+
+    def find_dose(self, dose_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.db.execute("SELECT * FROM doses WHERE dose_id=?", (dose_id,)).fetchone()
+        return dict(row) if row else None
+
+    def find_alert(self, alert_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.db.execute("SELECT * FROM alerts WHERE id=?", (alert_id,)).fetchone()
+        return dict(row) if row else None
+
+    def commit(
+        self,
+        events: list[Event],
+        doses: list[dict[str, Any]],
+        alerts: list[dict[str, Any]],
+        state: dict[str, Any],
+    ) -> None:
+        """Write one engine step atomically: nothing is signalled before this returns."""
+        with self._tx() as db:
+            for event in events:
+                data = to_json(event)
+                db.execute(
+                    "INSERT INTO events (seq, id, event_type, time, medication, dose_id, json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        event.seq,
+                        event.id,
+                        event.event_type,
+                        data["time"],
+                        data.get("medication"),
+                        data.get("dose_id"),
+                        json.dumps(data, separators=(",", ":")),
+                    ),
+                )
+                if self.outbox_enabled:
+                    db.execute("INSERT INTO outbox (seq) VALUES (?)", (event.seq,))
+                if "stock" in data and data.get("medication"):
+                    db.execute(
+                        "INSERT INTO stock_ledger (time, medication, balance, event_seq) VALUES (?, ?, ?, ?)",
+                        (data["time"], data["medication"], data["stock"], event.seq),
+                    )
+            if doses:
+                marks = ", ".join("?" for _ in DOSE_COLUMNS)
+                db.executemany(
+                    f"INSERT OR REPLACE INTO doses ({', '.join(DOSE_COLUMNS)}) VALUES ({marks})",
+                    [tuple(d[c] for c in DOSE_COLUMNS) for d in doses],
+                )
+            if alerts:
+                marks = ", ".join("?" for _ in ALERT_COLUMNS)
+                db.executemany(
+                    f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({marks})",
+                    [tuple(a[c] for c in ALERT_COLUMNS) for a in alerts],
+                )
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?)",
+                (json.dumps(state, separators=(",", ":")),),
+            )
+
+    # ------------------------------------------------------------------------------ reading
+
+    def events(
+        self, *, after_seq: int = 0, event_type: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        sql = "SELECT json FROM events WHERE seq > ?"
+        args: list[Any] = [after_seq]
+        if event_type:
+            sql += " AND event_type = ?"
+            args.append(event_type)
+        sql += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self.db.execute(sql, args).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def all_events(self) -> Iterator[dict[str, Any]]:
+        after = 0
+        while True:
+            batch = self.events(after_seq=after, limit=1000)
+            if not batch:
+                return
+            yield from batch
+            after = batch[-1]["seq"]
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -113,6 +113,7 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         self.db.execute("PRAGMA foreign_keys=ON")
+        self._last_state = ""
         self._migrate()
 
     def close(self) -> None:
@@ -227,10 +228,10 @@ class Store:
                     f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({marks})",
                     [tuple(a[c] for c in ALERT_COLUMNS) for a in alerts],
                 )
-            db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?)",
-                (json.dumps(state, separators=(",", ":")),),
-            )
+            blob = json.dumps(state, separators=(",", ":"))
+            if blob != self._last_state:
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?)", (blob,))
+        self._last_state = blob
 
     # ------------------------------------------------------------------------------ reading
 

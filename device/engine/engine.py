@@ -81,6 +81,7 @@ class Engine:
         self._dirty_alerts: dict[str, Alert] = {}
         self._now = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._catch_up_to: dt.datetime | None = None
+        self._clock: dt.datetime | None = None  # the latest instant handled in this run
         self._first_dose = [s.first_dose() for s in self.schedules]
         self._stop_cache: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}
         self.started = False
@@ -560,6 +561,10 @@ class Engine:
         return min(found) if found else None
 
     def _process(self, t: dt.datetime) -> None:
+        # An instant found late (a threshold that moved) is handled as of the latest moment seen.
+        if self._clock is not None and t < self._clock:
+            t = self._clock
+        self._clock = t
         dev = self.dev
         if dev.away_active and dev.away_until is not None and dev.away_until <= t:
             self._end_away(t)
@@ -769,7 +774,18 @@ class Engine:
         cached = self._stop_cache.get(i)
         if cached is None or cached[0] != ref:
             hours = dt.timedelta(hours=self.meds[i].cessation_hours)
-            cached = (ref, self.schedules[i].stop_threshold(ref, hours))
+            # Never while the next dose not yet taken can still be taken in its window: an early
+            # intake must not shorten the time the patient has for the next dose.
+            pending = next(
+                (
+                    spec
+                    for spec in self.schedules[i].forward(ref, key="scheduled_for")
+                    if (known := self.records.get(spec.dose_id)) is None or known.state is not DoseState.TAKEN
+                ),
+                None,
+            )
+            not_before = pending.closes_at if pending is not None else None
+            cached = (ref, self.schedules[i].stop_threshold(ref, hours, not_before))
             self._stop_cache[i] = cached
         return cached[1]
 
@@ -903,6 +919,12 @@ class Engine:
                 old, new = schedule.daily_ug_on(day - DAY), phase.daily_ug
                 if old != new:
                     self._dose_changed(med, old, new)
+                ms = self._ms(i)
+                if phase.ends_plan and ms.episode_alert is not None:
+                    # The plan has ended: an open stop episode has nothing left to watch.
+                    alert_id = ms.episode_alert
+                    ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
+                    self._resolve(alert_id)
             self._check_stock(i, t)
 
     def _dose_changed(self, med: Medication, old: int, new: int) -> None:

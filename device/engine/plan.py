@@ -156,12 +156,15 @@ class Schedule:
         phase = self.phase_on(self.local_date(moment))
         return phase is None or phase.ends_plan
 
-    def stop_threshold(self, since: dt.datetime, cessation: dt.timedelta) -> dt.datetime | None:
+    def stop_threshold(
+        self, since: dt.datetime, cessation: dt.timedelta, not_before: dt.datetime | None = None
+    ) -> dt.datetime | None:
         """The first instant T at which 'no intake since `since`' is an abrupt stop (rule b).
 
         T - since >= max(cessation, longest gap between consecutive planned doses up to T (the gap
         into the first dose after `since` included) + missed_after), with a dose planned in
-        [since, T]. None when no dose is planned after `since`.
+        [since, T], and T no earlier than `not_before` (the close of the next dose not yet taken).
+        None when no dose is planned after `since`.
         """
         first_after = next(self.forward(since, key="scheduled_for"), None)
         if first_after is None and not self._has_dose_at(since):
@@ -170,6 +173,8 @@ class Schedule:
         threshold = since + cessation
         if first_after is not None:
             threshold = max(threshold, first_after.scheduled_for)
+        if not_before is not None:
+            threshold = max(threshold, not_before)
         for _ in range(1000):
             gap = dt.timedelta(0)
             last = prev.scheduled_for if prev else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .events import Priority
@@ -212,8 +212,9 @@ def _decode(obj: Any) -> Any:
 
 
 def device_to_blob(state: DeviceState) -> dict[str, Any]:
-    data = asdict(state)
-    return {k: _encode(v) for k, v in data.items()}
+    blob = {k: _encode(v) for k, v in vars(state).items() if k != "meds"}
+    blob["meds"] = {name: {k: _encode(v) for k, v in vars(ms).items()} for name, ms in state.meds.items()}
+    return blob
 
 
 def device_from_blob(blob: dict[str, Any]) -> DeviceState:

@@ -1,0 +1,510 @@
+"""Read pillbox.toml: check every key and the plan rules, report every problem at once, build `Config`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import difflib
+import functools
+import json
+import math
+import os
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+import jsonschema
+
+from device.engine.model import (
+    Config,
+    DeviceConfig,
+    HardwareConfig,
+    Medication,
+    MqttConfig,
+    Phase,
+    WebConfig,
+    slugify,
+    to_ug,
+)
+from device.engine.planwarn import format_mg
+from device.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = "/etc/pillbox/pillbox.toml"
+SCHEMA_PATH = Path(__file__).with_name("config_schema.json")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PINS = ("due_led", "alert_led", "buzzer", "lid", "button")
+MINUTES_PER_DAY = 24 * 60
+
+KeyPath = tuple[str | int, ...]
+
+
+def find_config_path(cli_path: str | None, environ: Mapping[str, str]) -> str:
+    """The config file to read: --config, else $PILLBOX_CONFIG, else /etc/pillbox/pillbox.toml."""
+    return cli_path or environ.get("PILLBOX_CONFIG") or DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str) -> Config:
+    """Read and validate the config file; ConfigError lists every problem found."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file (give it with --config or $PILLBOX_CONFIG)"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the config file: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (bad byte at offset {exc.start})"]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: str) -> Config:
+    """Validate TOML text read from `path` (named in messages) and build the typed config."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    problems = _Problems(path, doc)
+    data = _jsonable(doc)
+    broken = _check_schema(data, problems)
+    config = _build(data, broken, problems)
+    if problems.items or config is None:
+        raise ConfigError(problems.lines() or [f"{path}: the configuration is not usable"])
+    return config
+
+
+def system_timezone(etc: Path = Path("/etc")) -> str:
+    """The system's IANA zone (the /etc/localtime link, else /etc/timezone), else UTC."""
+    candidates = []
+    try:
+        target = os.readlink(etc / "localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        candidates.append((etc / "timezone").read_text(encoding="utf-8").strip())
+    return next((name for name in candidates if _is_timezone(name)), "UTC")
+
+
+# --- problems -------------------------------------------------------------------------------------
+
+
+class _Problems:
+    """Problems found so far, each tied to the key path it is about."""
+
+    def __init__(self, file: str, doc: Mapping[str, Any]) -> None:
+        self.file = file
+        self.doc = doc
+        self.items: list[tuple[KeyPath, str]] = []
+
+    def add(self, path: KeyPath, text: str) -> None:
+        self.items.append((path, text))
+
+    def found(self, path: KeyPath) -> str:
+        """The value at `path` as written in the file; secrets are never shown."""
+        if _is_secret(path):
+            return "(hidden)"
+        value: Any = self.doc
+        for part in path:
+            value = value[part]
+        return show(value)
+
+    def lines(self) -> list[str]:
+        ordered = sorted(self.items, key=lambda item: [(isinstance(p, str), p) for p in item[0]])
+        out = [f"{self.file}: {key_path(p) + ': ' if p else ''}{text}" for p, text in ordered]
+        return list(dict.fromkeys(out))
+
+
+def key_path(path: KeyPath) -> str:
+    """("medication", 0, "plan", 2, "dose_mg") -> "medication[0].plan[2].dose_mg"."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """A value the way it is written in TOML, shortened."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, float) and not math.isfinite(value):
+        text = str(value)
+    elif isinstance(value, dict):
+        text = "a table"
+    elif isinstance(value, list):
+        text = (
+            "an array of tables"
+            if any(isinstance(v, dict) for v in value)
+            else ("[" + ", ".join(show(v, limit) for v in value) + "]")
+        )
+    elif isinstance(value, dt.date | dt.time):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_secret(path: KeyPath) -> bool:
+    return any(isinstance(p, str) and ("password" in p.lower() or "key" in p.lower()) for p in path)
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return schema
+
+
+@functools.cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(_schema())
+
+
+def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref", "")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        resolved: Mapping[str, Any] = _schema()["$defs"][ref.removeprefix("#/$defs/")]
+        return resolved
+    return schema
+
+
+def _jsonable(value: Any) -> Any:
+    """TOML values as JSON-Schema sees them: dates as "YYYY-MM-DD"; nan, inf and times as null (invalid)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dt.datetime | dt.time) or (isinstance(value, float) and not math.isfinite(value)):
+        return None
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _key_homes() -> dict[str, list[str]]:
+    """Key name -> the tables it belongs in, to point at a key written in the wrong table."""
+    schema = _schema()
+    tables = {f"[{name}]": sub for name, sub in schema["properties"].items() if name != "medication"}
+    tables["[[medication]]"] = schema["$defs"]["medication"]
+    tables["[[medication.plan]]"] = schema["$defs"]["phase"]
+    homes: dict[str, list[str]] = {}
+    for table, sub in tables.items():
+        for key in sub.get("properties", {}):
+            homes.setdefault(key, []).append(table)
+    return homes
+
+
+def _unknown_key(key: str, known: Sequence[str]) -> str:
+    text = f"unknown key {key!r}"  # repr: a quoted TOML key may hold a newline
+    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    homes = _key_homes().get(key)
+    if near:
+        text += f" — did you mean {near[0]!r}?"
+    elif homes:
+        text += f" — it belongs in {' or '.join(homes)}"
+    else:
+        text += f" (known keys: {', '.join(known)})"
+    if "password" in key.lower():
+        text += " (the config holds only password_file, the path of a file with the password)"
+    return text
+
+
+def _check_schema(data: Mapping[str, Any], problems: _Problems) -> set[KeyPath]:
+    """Add a problem per schema violation; return the paths whose values cannot be trusted."""
+    broken: set[KeyPath] = set()
+    for error in _validator().iter_errors(data):
+        path: KeyPath = tuple(error.absolute_path)
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        if error.validator == "additionalProperties":
+            known = list(schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(known)):
+                problems.add(path, _unknown_key(key, known))
+        elif error.validator == "required":
+            for key in error.validator_value:
+                if key not in error.instance:
+                    wanted = _resolve(schema["properties"][key]).get("description", "a value")
+                    problems.add((*path, key), f"missing required key (expected {wanted})")
+                    broken.add((*path, key))
+        elif error.validator == "enum":
+            choices = ", ".join(str(c) for c in error.validator_value)
+            problems.add(path, f"must be one of {choices}, not {problems.found(path)}")
+            broken.add(path)
+        else:
+            wanted = schema.get("description")
+            if wanted:
+                problems.add(path, f"expected {wanted}, found {problems.found(path)}")
+            else:
+                problems.add(path, "invalid value" if _is_secret(path) else error.message)
+            broken.add(path)
+    return broken
+
+
+def _trusted(prefix: KeyPath, broken: set[KeyPath]) -> bool:
+    """True when no schema problem lies at, above or below `prefix`."""
+    return not any(b[: len(prefix)] == prefix or prefix[: len(b)] == b for b in broken)
+
+
+# --- semantic checks and building -----------------------------------------------------------------
+
+
+def _build(data: Mapping[str, Any], broken: set[KeyPath], problems: _Problems) -> Config | None:
+    device = _device(data.get("device", {}), problems) if _trusted(("device",), broken) else None
+    hardware = _hardware(data.get("hardware", {}), problems) if _trusted(("hardware",), broken) else None
+    mqtt = _mqtt(data.get("mqtt", {}), problems) if _trusted(("mqtt",), broken) else None
+    web = WebConfig(**_known(data.get("web", {}), "web")) if _trusted(("web",), broken) else None
+    raw_meds = data.get("medication", [])
+    meds = [
+        _medication(raw, i, problems) if _trusted(("medication", i), broken) else None
+        for i, raw in enumerate(raw_meds if isinstance(raw_meds, list) else [])
+    ]
+    _check_slugs(raw_meds if isinstance(raw_meds, list) else [], problems)
+    if device is None or hardware is None or mqtt is None or web is None or not meds:
+        return None
+    if any(med is None for med in meds):
+        return None
+    return Config(
+        medications=tuple(m for m in meds if m is not None),
+        device=device,
+        hardware=hardware,
+        mqtt=mqtt,
+        web=web,
+        path=problems.file,
+    )
+
+
+def _known(raw: Mapping[str, Any], table: str) -> dict[str, Any]:
+    """A table's known keys, integer-typed ones as int (TOML 60.0 passes the schema as an integer)."""
+    schema = _schema()
+    props = (schema["$defs"].get(table) or schema["properties"][table])["properties"]
+    return {
+        k: int(v) if _resolve(props[k]).get("type") == "integer" else v for k, v in raw.items() if k in props
+    }
+
+
+def _is_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
+
+
+def _device(raw: Mapping[str, Any], problems: _Problems) -> DeviceConfig | None:
+    name = raw.get("timezone")
+    if name is None or _is_timezone(name):
+        return DeviceConfig(**{**_known(raw, "device"), "timezone": name or system_timezone()})
+    text = f'expected an IANA time zone name such as "Europe/London", found {show(name)}'
+    near = difflib.get_close_matches(name, available_timezones(), n=1, cutoff=0.6)
+    problems.add(("device", "timezone"), text + (f" — did you mean '{near[0]}'?" if near else ""))
+    return None
+
+
+def _hardware(raw: Mapping[str, Any], problems: _Problems) -> HardwareConfig | None:
+    values = _known(raw, "hardware")
+    ok = True
+    defaults = HardwareConfig()
+    used: dict[int, str] = {}
+    for pin in PINS:
+        number = values.get(pin, getattr(defaults, pin))
+        if number in used:
+            problems.add(("hardware", pin), f"pin {number} is already used by hardware.{used[number]}")
+            ok = False
+        used.setdefault(number, pin)
+    quiet = values.pop("quiet_hours", None)
+    if quiet is not None:
+        if len(quiet) == 2 and quiet[0] == quiet[1]:
+            problems.add(
+                ("hardware", "quiet_hours"),
+                f"start and end are both {show(quiet[0])}; give two different times, or [] for none",
+            )
+            ok = False
+        values["quiet_hours"] = (quiet[0], quiet[1]) if quiet else None
+    return HardwareConfig(**values) if ok else None
+
+
+def _mqtt(raw: Mapping[str, Any], problems: _Problems) -> MqttConfig | None:
+    values = _known(raw, "mqtt")
+    if bool(values.get("client_cert")) != bool(values.get("client_key")):
+        missing = "client_key" if values.get("client_cert") else "client_cert"
+        problems.add(("mqtt", missing), "missing: client_cert and client_key go together")
+        return None
+    return MqttConfig(**values)
+
+
+def _check_slugs(raw_meds: Sequence[Any], problems: _Problems) -> None:
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_meds):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if not isinstance(name, str) or not name:
+            continue
+        slug = slugify(name)
+        if not slug:
+            problems.add(
+                ("medication", i, "name"), f"expected a letter or digit in the name, found {show(name)}"
+            )
+        elif slug in seen:
+            problems.add(
+                ("medication", i, "name"),
+                f"{show(name)} has the same id '{slug}' as medication[{seen[slug]}]; names must differ",
+            )
+        seen.setdefault(slug, i)
+
+
+def _medication(raw: Mapping[str, Any], i: int, problems: _Problems) -> Medication | None:
+    values = _known({k: v for k, v in raw.items() if k != "plan"}, "medication")
+    defaults = Medication(name="", strength_mg=1, plan=())
+    late = values.get("late_after_minutes", defaults.late_after_minutes)
+    missed = values.get("missed_after_minutes", defaults.missed_after_minutes)
+    ok = True
+    if late >= missed:
+        problems.add(
+            ("medication", i, "late_after_minutes"),
+            f"expected less than missed_after_minutes ({missed}), found {late}",
+        )
+        ok = False
+    span = values.get("early_minutes", defaults.early_minutes) + missed
+    plan = _plan(raw, i, span, problems)
+    if plan is None or not ok:
+        return None
+    values["interactions"] = tuple(values.get("interactions", ()))
+    return Medication(**values, plan=plan, index=i)
+
+
+def _plan(med: Mapping[str, Any], i: int, span: int, problems: _Problems) -> tuple[Phase, ...] | None:
+    """The phases sorted by start, with times, days and dose_mg carried over; None after a problem."""
+    base: KeyPath = ("medication", i, "plan")
+    dated: list[tuple[dt.date, int, Mapping[str, Any]]] = []
+    for j, raw in enumerate(med["plan"]):
+        try:
+            dated.append((dt.date.fromisoformat(raw["start"]), j, raw))
+        except ValueError:
+            found = problems.found((*base, j, "start"))
+            problems.add((*base, j, "start"), f"expected a real calendar date, found {found}")
+    if len(dated) < len(med["plan"]):
+        return None
+    dated.sort(key=lambda item: item[:2])
+    count = len(problems.items)
+    for (start, j, _), (again, k, _) in pairwise(dated):
+        if start == again:
+            problems.add(
+                (*base, k, "start"), f"same start date as plan[{j}] ({start}); each phase needs its own"
+            )
+    first_start, j0, first = dated[0]
+    for key in ("times", "dose_mg"):
+        if key not in first:
+            problems.add(
+                (*base, j0, key), f"missing; the first phase (earliest start {first_start}) must set it"
+            )
+    if len(problems.items) > count:
+        return None
+    phases: list[Phase] = []
+    for start, j, raw in dated:
+        before = phases[-1] if phases else Phase(start=start, times=(), dose_mg=0)
+        days = frozenset(WEEKDAYS.index(d) for d in raw["days"]) if "days" in raw else before.days
+        phases.append(
+            Phase(
+                start=start,
+                times=tuple(sorted(raw["times"])) if "times" in raw else before.times,
+                dose_mg=raw.get("dose_mg", before.dose_mg),
+                days=None if days is None or len(days) == 7 else days,
+                prescriber_confirmed=raw.get("prescriber_confirmed", False),
+                index=j,
+            )
+        )
+    for phase, (_, _, raw) in zip(phases, dated, strict=True):
+        _check_phase(med, phase, raw, (*base, phase.index), span, problems)
+    for before, phase in pairwise(phases):
+        _check_phase_change(before, phase, (*base, phase.index), span, problems)
+    return tuple(phases) if len(problems.items) == count else None
+
+
+def _check_phase(
+    med: Mapping[str, Any], phase: Phase, raw: Mapping[str, Any], at: KeyPath, span: int, problems: _Problems
+) -> None:
+    for key in ("times", "days"):
+        for value in sorted({v for v in raw.get(key, []) if raw[key].count(v) > 1}):
+            problems.add((*at, key), f"{show(value)} is listed twice")
+    strength_ug, dose_ug = to_ug(med["strength_mg"]), to_ug(phase.dose_mg)
+    if "dose_mg" in raw and dose_ug * 2 % strength_ug:
+        problems.add(
+            (*at, "dose_mg"),
+            f"expected a multiple of half a tablet ({med['strength_mg'] / 2:g} mg with "
+            f"{format_mg(strength_ug)} mg tablets), found {show(raw['dose_mg'])} "
+            f"({dose_ug / strength_ug:.3g} tablets)",
+        )
+    if "max_daily_mg" in med and phase.daily_ug > to_ug(med["max_daily_mg"]):
+        problems.add(
+            (*at, "dose_mg" if "dose_mg" in raw else "times"),
+            f"the daily dose {format_mg(phase.daily_ug)} mg ({format_mg(dose_ug)} mg × {len(phase.times)}) "
+            f"is above max_daily_mg = {show(med['max_daily_mg'])}",
+        )
+    if phase.ends_plan or not ("times" in raw or "days" in raw):
+        return  # carried-over slots were checked where they were written
+    where = (*at, "times" if "times" in raw else "days")
+    minutes = [_minutes(t) for t in phase.times]
+    for (a, ta), (b, tb) in pairwise(zip(minutes, phase.times, strict=True)):
+        if b > a and span >= b - a:
+            problems.add(where, _overlap(ta, tb, b - a, span))
+    day_gap = _min_day_gap(phase.days)
+    wrap = day_gap * MINUTES_PER_DAY - (minutes[-1] - minutes[0])
+    if span >= wrap:
+        next_day = "the next day" if day_gap == 1 else f"{day_gap} days later"
+        problems.add(where, _overlap(phase.times[-1], f"{phase.times[0]} {next_day}", wrap, span))
+
+
+def _check_phase_change(before: Phase, phase: Phase, at: KeyPath, span: int, problems: _Problems) -> None:
+    """The last dose of the old phase and the first of the new one must not have touching windows."""
+    if before.ends_plan or phase.ends_plan or (before.times, before.days) == (phase.times, phase.days):
+        return
+    last_day = next(
+        (d for d in _days_back(phase.start - dt.timedelta(days=1), before.start) if _active(before, d)), None
+    )
+    first_day = next((d for d in _days_on(phase.start) if _active(phase, d)), None)
+    if last_day is None or first_day is None:
+        return
+    days = (first_day - last_day).days
+    gap = days * MINUTES_PER_DAY + _minutes(phase.times[0]) - _minutes(before.times[-1])
+    if span >= gap:
+        text = _overlap(f"{before.times[-1]} on {last_day}", f"{phase.times[0]} on {first_day}", gap, span)
+        problems.add((*at, "start"), f"across the phase change: {text}")
+
+
+def _overlap(first: str, second: str, gap: int, span: int) -> str:
+    return (
+        f"the windows of the slots {first} and {second} overlap or touch: early_minutes + "
+        f"missed_after_minutes = {span} must be less than the {gap} minutes between them"
+    )
+
+
+def _minutes(hhmm: str) -> int:
+    return int(hhmm[:2]) * 60 + int(hhmm[3:])
+
+
+def _min_day_gap(days: frozenset[int] | None) -> int:
+    """The fewest days from one dose day to the next (1 for every day, 7 for one weekday)."""
+    if days is None:
+        return 1
+    return min((b - a) % 7 or 7 for a in days for b in days)
+
+
+def _active(phase: Phase, day: dt.date) -> bool:
+    return phase.days is None or day.weekday() in phase.days
+
+
+def _days_back(day: dt.date, earliest: dt.date) -> Iterator[dt.date]:
+    for n in range(7):
+        if day - dt.timedelta(days=n) >= earliest:
+            yield day - dt.timedelta(days=n)
+
+
+def _days_on(day: dt.date) -> Iterator[dt.date]:
+    for n in range(7):
+        yield day + dt.timedelta(days=n)

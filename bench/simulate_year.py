@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from device.config import parse_config  # noqa: E402
-from device.scenario import parse_scenario  # noqa: E402
-from device.simulate import Simulation  # noqa: E402
+from device.config import parse_config
+from device.scenario import parse_scenario
+from device.simulate import Simulation
 
 MED = """
 [[medication]]

@@ -6,7 +6,9 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
+from .engine.model import Config
 from .errors import ConfigError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -31,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _load(args: argparse.Namespace) -> Config:
     from .config import find_config_path, load_config
 
     return load_config(find_config_path(args.config, os.environ))
@@ -51,6 +53,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     config = _load(args)
     scenario = load_scenario(args.scenario, config.tz)
+    out: TextIO
     if args.out:
         try:
             out = open(args.out, "w", encoding="utf-8")  # noqa: SIM115

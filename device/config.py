@@ -284,9 +284,7 @@ def _known(raw: Mapping[str, Any], table: str) -> dict[str, Any]:
     """A table's known keys, integer-typed ones as int (TOML 60.0 passes the schema as an integer)."""
     schema = _schema()
     props = (schema["$defs"].get(table) or schema["properties"][table])["properties"]
-    return {
-        k: int(v) if _resolve(props[k]).get("type") == "integer" else v for k, v in raw.items() if k in props
-    }
+    return {k: int(v) if _resolve(props[k]).get("type") == "integer" else v for k, v in raw.items() if k in props}
 
 
 def _is_timezone(name: str) -> bool:
@@ -347,9 +345,7 @@ def _check_slugs(raw_meds: Sequence[Any], problems: _Problems) -> None:
             continue
         slug = slugify(name)
         if not slug:
-            problems.add(
-                ("medication", i, "name"), f"expected a letter or digit in the name, found {show(name)}"
-            )
+            problems.add(("medication", i, "name"), f"expected a letter or digit in the name, found {show(name)}")
         elif slug in seen:
             problems.add(
                 ("medication", i, "name"),
@@ -394,15 +390,11 @@ def _plan(med: Mapping[str, Any], i: int, span: int, problems: _Problems) -> tup
     count = len(problems.items)
     for (start, j, _), (again, k, _) in pairwise(dated):
         if start == again:
-            problems.add(
-                (*base, k, "start"), f"same start date as plan[{j}] ({start}); each phase needs its own"
-            )
+            problems.add((*base, k, "start"), f"same start date as plan[{j}] ({start}); each phase needs its own")
     first_start, j0, first = dated[0]
     for key in ("times", "dose_mg"):
         if key not in first:
-            problems.add(
-                (*base, j0, key), f"missing; the first phase (earliest start {first_start}) must set it"
-            )
+            problems.add((*base, j0, key), f"missing; the first phase (earliest start {first_start}) must set it")
     if len(problems.items) > count:
         return None
     phases: list[Phase] = []

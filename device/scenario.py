@@ -172,15 +172,20 @@ def parse_scenario(text: str, file: str, tz: ZoneInfo) -> Scenario:
     named = [("patient", patient)] + [(f"patient.period[{i}]", p.behaviour) for i, p in enumerate(periods)]
     for where, behaviour in named:
         if behaviour.takes == "slots" and not behaviour.slots:
-            problems.append(f"{file}: {where}.slots: expected a list of times when takes = \"slots\", found none")
+            problems.append(f'{file}: {where}.slots: expected a list of times when takes = "slots", found none')
     actions = []
-    needs = {"refill": ("tablets",), "skip": ("dose",), "mark_taken": ("dose",), "away": ("until",),
-             "power_off": ("until",)}
+    needs = {
+        "refill": ("tablets",),
+        "skip": ("dose",),
+        "mark_taken": ("dose",),
+        "away": ("until",),
+        "power_off": ("until",),
+    }
     for i, raw in enumerate(data.get("action", [])):
         at = _instant(raw["at"], tz)
         for key in needs.get(raw["do"], ()):
             if key not in raw:
-                problems.append(f"{file}: action[{i}].{key}: missing, required for do = \"{raw['do']}\"")
+                problems.append(f'{file}: action[{i}].{key}: missing, required for do = "{raw["do"]}"')
         until = _instant(raw["until"], tz) if "until" in raw else None
         if until is not None and until <= at:
             problems.append(

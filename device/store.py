@@ -87,8 +87,8 @@ MIGRATIONS: list[str] = [
 ]
 
 DOSE_COLUMNS = (
-    "dose_id medication local_date slot scheduled_for closes_at dose_mg tablets state taken_at source "
-    "reason due_sent overdue_sent closed from_dispenser"
+    "dose_id medication local_date slot scheduled_for closes_at dose_mg tablets state taken_at "
+    "source reason due_sent overdue_sent closed from_dispenser"
 ).split()
 ALERT_COLUMNS = (
     "id event_type priority since message medication dose_id acknowledged acknowledged_at resolved_at"
@@ -235,9 +235,7 @@ class Store:
 
     # ------------------------------------------------------------------------------ reading
 
-    def events(
-        self, *, after_seq: int = 0, event_type: str | None = None, limit: int = 100
-    ) -> list[dict[str, Any]]:
+    def events(self, *, after_seq: int = 0, event_type: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         sql = "SELECT json FROM events WHERE seq > ?"
         args: list[Any] = [after_seq]
         if event_type:

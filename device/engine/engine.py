@@ -20,7 +20,16 @@ from . import messages as say
 from .events import EVENT_TYPES, Event, Priority
 from .model import Config, Medication, to_ug
 from .plan import DAY, DoseSpec, Schedule, local_midnight
-from .state import SELF_RESOLVING, Alert, DeviceState, Dose, DoseState, MedState, device_from_blob, device_to_blob
+from .state import (
+    SELF_RESOLVING,
+    Alert,
+    DeviceState,
+    Dose,
+    DoseState,
+    MedState,
+    device_from_blob,
+    device_to_blob,
+)
 
 MIN = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
@@ -227,10 +236,7 @@ class Engine:
         """A short button press; True when it confirmed intake of the due doses."""
         self._begin(now)
         due = [
-            d
-            for doses in self.active
-            for d in doses
-            if d.state is DoseState.WAITING and d.spec.scheduled_for <= now
+            d for doses in self.active for d in doses if d.state is DoseState.WAITING and d.spec.scheduled_for <= now
         ]
         if due:
             self._take(due, now, "button")
@@ -399,7 +405,7 @@ class Engine:
     def doses_between(self, start: dt.date, end: dt.date) -> list[Dose]:
         """Every planned dose on local dates start..end, with its current state."""
         out: list[Dose] = []
-        for i, schedule in enumerate(self.schedules):
+        for schedule in self.schedules:
             day = start
             while day <= end:
                 for spec in schedule.doses_on(day):
@@ -596,9 +602,9 @@ class Engine:
                     self._check_reduction(i, t)
             if i in closed:
                 self._check_stock(i, t)
-        if dev.lid_open and dev.lid_alert is None and dev.lid_opened_at is not None:
-            if dev.lid_opened_at + LID_OPEN_ALERT_AFTER <= t:
-                self._lid_left_open(t)
+        opened = dev.lid_opened_at
+        if dev.lid_open and dev.lid_alert is None and opened is not None and opened + LID_OPEN_ALERT_AFTER <= t:
+            self._lid_left_open(t)
         if dev.refill_mode_until is not None and dev.refill_mode_until <= t:
             dev.refill_mode_until = None
         while dev.last_midnight is not None and local_midnight(dev.last_midnight + DAY, self.tz) <= t:
@@ -746,9 +752,7 @@ class Engine:
         """Closed doses that count for stop and reduction detection, oldest first."""
         start = self._ms(i).detection_start
         return [
-            d
-            for d in self.closed[i]
-            if d.state is not DoseState.AWAY and (start is None or d.spec.closes_at > start)
+            d for d in self.closed[i] if d.state is not DoseState.AWAY and (start is None or d.spec.closes_at > start)
         ]
 
     def _stop_reference(self, i: int) -> dt.datetime:
@@ -762,7 +766,8 @@ class Engine:
 
     def _detecting(self, i: int, t: dt.datetime) -> bool:
         ms = self._ms(i)
-        return ms.episode_alert is None and not self.dev.away_active and not self.schedules[i].ended_at(t)
+        ended = self.schedules[i].ended_at(t) or self.schedules[i].ended_at(max(t, self._now))
+        return ms.episode_alert is None and not self.dev.away_active and not ended
 
     def _stop_instant(self, i: int) -> dt.datetime | None:
         ms = self._ms(i)
@@ -849,6 +854,8 @@ class Engine:
         ms = self._ms(i)
         if ms.episode_alert is None or ms.episode_announced_at is None or self.dev.away_active:
             return None
+        if self.schedules[i].ended_at(self._now):  # catching up past the plan's end: nothing to remind
+            return None
         due = ms.episode_announced_at + REMIND_EVERY
         if ms.episode_quiet_until is not None:
             due = max(due, ms.episode_quiet_until)
@@ -859,7 +866,11 @@ class Engine:
         fields = self._stop_fields(i, t, reminder=True)
         medication = fields.pop("medication")
         event = self._emit(
-            "intake_stopped", self._stop_message(i, fields), medication=medication, raise_alert=False, **fields
+            "intake_stopped",
+            self._stop_message(i, fields),
+            medication=medication,
+            raise_alert=False,
+            **fields,
         )
         ms.episode_announced_at = event.time
         ms.episode_quiet_until = None
@@ -932,16 +943,13 @@ class Engine:
         change = f"{med.name} daily dose changes today from {say.mg(old_mg)} to {say.mg(new_mg)}."
         if new == 0:
             advice = (
-                " The plan has ended as prescribed. Take leftover tablets to a pharmacy take-back; "
-                "never flush them."
+                " The plan has ended as prescribed. Take leftover tablets to a pharmacy take-back; never flush them."
             )
         elif new > old:
             advice = " Avoid driving or machinery until you know how the new dose affects you."
         else:
             advice = " This is a taper step: watch for withdrawal signs."
-        self._emit(
-            "dose_changed", change + advice, medication=med.name, old_daily_mg=old_mg, new_daily_mg=new_mg
-        )
+        self._emit("dose_changed", change + advice, medication=med.name, old_daily_mg=old_mg, new_daily_mg=new_mg)
 
     def _consuming(self, i: int) -> Iterator[DoseSpec]:
         """Doses still to take from the dispenser, in order (waiting ones first)."""
@@ -955,9 +963,7 @@ class Engine:
                 continue
             yield spec
 
-    def _first_uncovered(
-        self, i: int, now: dt.datetime, horizon: dt.datetime | None
-    ) -> tuple[DoseSpec | None, bool]:
+    def _first_uncovered(self, i: int, now: dt.datetime, horizon: dt.datetime | None) -> tuple[DoseSpec | None, bool]:
         """The first dose the stock cannot cover (and whether the plan ran out before it)."""
         left = to_ug(self._ms(i).stock or 0)
         for count, spec in enumerate(self._consuming(i)):
@@ -1013,9 +1019,7 @@ class Engine:
 
     def _lid_left_open(self, t: dt.datetime, *, upgrade: bool = False) -> None:
         dev = self.dev
-        due = any(
-            d.state is DoseState.WAITING and d.spec.scheduled_for <= t for doses in self.active for d in doses
-        )
+        due = any(d.state is DoseState.WAITING and d.spec.scheduled_for <= t for doses in self.active for d in doses)
         priority = Priority.MEDIUM if due or upgrade else Priority.LOW
         extra = " A dose is due: press the button after taking it." if priority is Priority.MEDIUM else ""
         event = self._emit(

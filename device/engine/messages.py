@@ -9,8 +9,7 @@ from .events import number
 from .plan import DoseSpec
 
 WITHDRAWAL_SIGNS = (
-    "hallucinations, confusion, agitation, disorientation, dizziness, insomnia, nausea, "
-    "seizures or high fever"
+    "hallucinations, confusion, agitation, disorientation, dizziness, insomnia, nausea, seizures or high fever"
 )
 
 

@@ -87,9 +87,7 @@ class Dose:
 
 
 # Alerts that have no condition of their own: they resolve when acknowledged.
-SELF_RESOLVING = frozenset(
-    {"dose_missed", "extra_access", "intake_resumed", "intake_reduced", "help_requested"}
-)
+SELF_RESOLVING = frozenset({"dose_missed", "extra_access", "intake_resumed", "intake_reduced", "help_requested"})
 
 
 @dataclass
@@ -221,8 +219,7 @@ def device_from_blob(blob: dict[str, Any]) -> DeviceState:
     data = {k: _decode(v) for k, v in blob.items()}
     known = {f.name for f in fields(MedState)}
     meds = {
-        name: MedState(**{k: v for k, v in med.items() if k in known})
-        for name, med in data.pop("meds", {}).items()
+        name: MedState(**{k: v for k, v in med.items() if k in known}) for name, med in data.pop("meds", {}).items()
     }
     known_dev = {f.name for f in fields(DeviceState)}
     return DeviceState(meds=meds, **{k: v for k, v in data.items() if k in known_dev})

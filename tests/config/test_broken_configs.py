@@ -26,11 +26,7 @@ EXAMPLE = ROOT / "config" / "example.toml"
 
 
 def header(path: Path, tag: str) -> list[str]:
-    return [
-        line.split(":", 1)[1].strip()
-        for line in path.read_text().splitlines()
-        if line.startswith(f"# {tag}:")
-    ]
+    return [line.split(":", 1)[1].strip() for line in path.read_text().splitlines() if line.startswith(f"# {tag}:")]
 
 
 def run_check(path: Path) -> subprocess.CompletedProcess[str]:

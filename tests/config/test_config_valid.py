@@ -84,9 +84,7 @@ def test_example_sets_every_key_of_the_schema() -> None:
     missing = [
         k
         for k in sorted(_schema_keys(schema, schema["$defs"]))
-        if not any(
-            form in text for form in (f"\n{k} =", f"  {k} =", f"[{k}]", f"[[{k}]]", f"[[medication.{k}]]")
-        )
+        if not any(form in text for form in (f"\n{k} =", f"  {k} =", f"[{k}]", f"[[{k}]]", f"[[medication.{k}]]"))
     ]
     assert missing == []
 
@@ -118,8 +116,7 @@ def test_every_schema_value_says_what_it_expects() -> None:
 
 def test_defaults_fill_every_optional_key() -> None:
     config = parse(
-        MEDICATION.format(extra="") + '[[medication.plan]]\nstart = "2026-11-01"\ntimes = ["08:00"]\n'
-        "dose_mg = 10\n"
+        MEDICATION.format(extra="") + '[[medication.plan]]\nstart = "2026-11-01"\ntimes = ["08:00"]\ndose_mg = 10\n'
     )
     assert config.device.timezone == system_timezone()
     assert (config.device.id, config.device.name, config.device.state_dir) == (

@@ -87,9 +87,7 @@ def test_each_rule_fires_where_it_should(steps: list[Step], expected: list[tuple
         assert words in text and "abrupt" in text and "Baclofen" in text
 
 
-@pytest.mark.parametrize(
-    ("steps", "expected"), [c[1:] for c in CASES if c[2]], ids=[c[0] for c in CASES if c[2]]
-)
+@pytest.mark.parametrize(("steps", "expected"), [c[1:] for c in CASES if c[2]], ids=[c[0] for c in CASES if c[2]])
 def test_prescriber_confirmed_silences_the_warnings_about_the_step_into_it(
     steps: list[Step], expected: list[tuple[int, str]]
 ) -> None:

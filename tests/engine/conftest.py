@@ -38,7 +38,11 @@ with_food = true
 
 
 def med_toml(
-    *, stock: float = 90, times: str = '["08:00", "14:00", "20:00"]', dose: float = 10, extra: str = "",
+    *,
+    stock: float = 90,
+    times: str = '["08:00", "14:00", "20:00"]',
+    dose: float = 10,
+    extra: str = "",
     phases: str = "",
 ) -> str:
     return BASE_MED.format(stock=stock, times=times, dose=dose, extra=extra, phases=phases)

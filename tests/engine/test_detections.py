@@ -12,8 +12,10 @@ def stop_period(start: str, until: str) -> str:
 
 
 def test_stop_by_missed_doses_in_a_row(sim):
-    scen = TWO_WEEKS + '[patient]\ntakes = "all"\ndelay_minutes = 5\n' + stop_period(
-        "2026-11-03T12:00", "2026-11-09T00:00"
+    scen = (
+        TWO_WEEKS
+        + '[patient]\ntakes = "all"\ndelay_minutes = 5\n'
+        + stop_period("2026-11-03T12:00", "2026-11-09T00:00")
     )
     events = sim(config_toml(), scen)
     first = of_type(events, "intake_stopped")[0]
@@ -30,8 +32,10 @@ def test_stop_by_missed_doses_in_a_row(sim):
 
 def test_stop_by_time_since_last_intake(sim):
     med = med_toml(extra="cessation_missed_doses = 9")
-    scen = TWO_WEEKS + '[patient]\ntakes = "all"\ndelay_minutes = 5\n' + stop_period(
-        "2026-11-03T12:00", "2026-11-09T00:00"
+    scen = (
+        TWO_WEEKS
+        + '[patient]\ntakes = "all"\ndelay_minutes = 5\n'
+        + stop_period("2026-11-03T12:00", "2026-11-09T00:00")
     )
     events = sim(config_toml(med), scen)
     first = of_type(events, "intake_stopped")[0]
@@ -42,8 +46,8 @@ def test_stop_by_time_since_last_intake(sim):
 
 
 def test_stop_threshold_follows_a_weekly_plan(sim):
-    med = med_toml(times='["09:00"]', extra='cessation_missed_doses = 9').replace(
-        'dose_mg = 10\n', 'dose_mg = 10\n  days = ["mon"]\n', 1
+    med = med_toml(times='["09:00"]', extra="cessation_missed_doses = 9").replace(
+        "dose_mg = 10\n", 'dose_mg = 10\n  days = ["mon"]\n', 1
     )
     scen = (
         'start = "2026-11-02T00:00"\nend = "2026-11-30T00:00"\n[patient]\ntakes = "all"\ndelay_minutes = 5\n'
@@ -128,8 +132,11 @@ def test_skipped_doses_count_towards_stop(sim):
     scen = (
         TWO_WEEKS
         + '[patient]\ntakes = "all"\ndelay_minutes = 5\n'
-        + '[[action]]\nat = "2026-11-03T09:00"\ndo = "skip"\ndose = "baclofen/2026-11-03T14:00"\nreason = "clinic"\n'
-        + '[[action]]\nat = "2026-11-03T09:00"\ndo = "skip"\ndose = "baclofen/2026-11-03T20:00"\nreason = "clinic"\n'
+        + "".join(
+            f'[[action]]\nat = "2026-11-03T09:00"\ndo = "skip"\ndose = "baclofen/2026-11-03T{slot}"\n'
+            'reason = "clinic"\n'
+            for slot in ("14:00", "20:00")
+        )
     )
     events = sim(config_toml(), scen)
     skipped = of_type(events, "dose_skipped")

@@ -97,7 +97,13 @@ CASES = [
 @pytest.mark.parametrize(("patient", "actions", "expected"), CASES)
 def test_dose_rule_table(sim, patient, actions, expected):
     events = sim(config_toml(), scenario(patient, actions))
-    kinds = {k for k, _ in expected} | {"dose_due", "dose_taken", "dose_overdue", "dose_missed", "extra_access"}
+    kinds = {k for k, _ in expected} | {
+        "dose_due",
+        "dose_taken",
+        "dose_overdue",
+        "dose_missed",
+        "extra_access",
+    }
     assert brief(events, *kinds) == expected
 
 
@@ -142,7 +148,11 @@ def test_lid_opened_again_within_30_minutes_is_not_extra_access(sim):
 
 
 def test_one_lid_opening_serves_every_medication_waiting(sim):
-    second = med_toml(extra="").replace('"Baclofen"', '"Vitamin D"').replace("taper_required = true", "taper_required = false")
+    second = (
+        med_toml(extra="")
+        .replace('"Baclofen"', '"Vitamin D"')
+        .replace("taper_required = true", "taper_required = false")
+    )
     events = sim(config_toml(med_toml() + second), scenario('takes = "all"\ndelay_minutes = 3'))
     taken = of_type(events, "dose_taken")
     assert len(taken) == 6
@@ -161,8 +171,7 @@ def test_stock_drops_by_the_dose_tablets(rig):
 
 def test_lid_left_open_ten_minutes_then_closed(sim):
     actions = (
-        '[[action]]\nat = "2026-11-02T11:00"\ndo = "lid_open"\n'
-        '[[action]]\nat = "2026-11-02T11:30"\ndo = "lid_close"\n'
+        '[[action]]\nat = "2026-11-02T11:00"\ndo = "lid_open"\n[[action]]\nat = "2026-11-02T11:30"\ndo = "lid_close"\n'
     )
     events = sim(config_toml(), scenario('takes = "all"\ndelay_minutes = 5', actions))
     left = of_type(events, "lid_left_open")
@@ -197,7 +206,10 @@ def test_refill_mode_suppresses_intake_and_extra_access(sim):
     )
     events = sim(config_toml(), scenario('takes = "slots"\nslots = ["14:00", "20:00"]', actions))
     assert of_type(events, "extra_access") == []
-    assert brief(events, "refill_mode") == [("refill_mode", "2026-11-02T07:50"), ("refill_mode", "2026-11-02T11:00")]
+    assert brief(events, "refill_mode") == [
+        ("refill_mode", "2026-11-02T07:50"),
+        ("refill_mode", "2026-11-02T11:00"),
+    ]
     assert brief(events, "dose_missed") == [("dose_missed", "2026-11-02T10:00")]
 
 

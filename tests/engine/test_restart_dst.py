@@ -26,7 +26,10 @@ def test_first_start_ignores_history_and_prompts_an_open_window(sim):
 
 
 def test_downtime_misses_are_reported_at_start(sim):
-    events = sim(config_toml(), day("2026-11-02T00:00", "2026-11-03T00:00", actions=power_cut("2026-11-02T07:30", "2026-11-02T11:00")))
+    events = sim(
+        config_toml(),
+        day("2026-11-02T00:00", "2026-11-03T00:00", actions=power_cut("2026-11-02T07:30", "2026-11-02T11:00")),
+    )
     missed = of_type(events, "dose_missed")
     assert [(e["time"][:16], e["dose_id"], e.get("during_downtime")) for e in missed] == [
         ("2026-11-02T11:00", "baclofen/2026-11-02T08:00", True)
@@ -42,8 +45,12 @@ def test_downtime_misses_are_reported_at_start(sim):
 def test_restart_inside_an_open_window_neither_repeats_nor_skips(sim):
     events = sim(
         config_toml(),
-        day("2026-11-02T00:00", "2026-11-03T00:00", 'takes = "all"\ndelay_minutes = 40',
-            power_cut("2026-11-02T08:20", "2026-11-02T08:30")),
+        day(
+            "2026-11-02T00:00",
+            "2026-11-03T00:00",
+            'takes = "all"\ndelay_minutes = 40',
+            power_cut("2026-11-02T08:20", "2026-11-02T08:30"),
+        ),
     )
     assert brief(events, "dose_due", "dose_taken", "dose_overdue", "dose_missed")[:2] == [
         ("dose_due", "2026-11-02T08:00"),
@@ -55,8 +62,12 @@ def test_restart_inside_an_open_window_neither_repeats_nor_skips(sim):
 def test_restart_after_due_before_overdue_then_overdue_once(sim):
     events = sim(
         config_toml(),
-        day("2026-11-02T00:00", "2026-11-03T00:00", 'takes = "slots"\nslots = ["14:00", "20:00"]',
-            power_cut("2026-11-02T08:10", "2026-11-02T09:30")),
+        day(
+            "2026-11-02T00:00",
+            "2026-11-03T00:00",
+            'takes = "slots"\nslots = ["14:00", "20:00"]',
+            power_cut("2026-11-02T08:10", "2026-11-02T09:30"),
+        ),
     )
     assert brief(events, "dose_due", "dose_overdue", "dose_missed")[:3] == [
         ("dose_due", "2026-11-02T08:00"),
@@ -71,7 +82,11 @@ def test_long_downtime_counts_for_stop_detection(sim):
         day("2026-11-02T00:00", "2026-11-04T00:00", actions=power_cut("2026-11-02T09:00", "2026-11-03T12:00")),
     )
     missed = of_type(events, "dose_missed")
-    assert [e["dose_id"][-16:] for e in missed] == ["2026-11-02T14:00", "2026-11-02T20:00", "2026-11-03T08:00"]
+    assert [e["dose_id"][-16:] for e in missed] == [
+        "2026-11-02T14:00",
+        "2026-11-02T20:00",
+        "2026-11-03T08:00",
+    ]
     assert all(e["during_downtime"] for e in missed)
     stops = of_type(events, "intake_stopped")
     # Rule (a) held at the 20:00 window close inside the downtime; it is recorded at the restart.
@@ -81,8 +96,12 @@ def test_long_downtime_counts_for_stop_detection(sim):
 def test_seq_continues_across_restarts(sim):
     events = sim(
         config_toml(),
-        day("2026-11-02T00:00", "2026-11-05T00:00",
-            actions=power_cut("2026-11-02T09:00", "2026-11-02T12:00") + power_cut("2026-11-03T19:00", "2026-11-04T09:00")),
+        day(
+            "2026-11-02T00:00",
+            "2026-11-05T00:00",
+            actions=power_cut("2026-11-02T09:00", "2026-11-02T12:00")
+            + power_cut("2026-11-03T19:00", "2026-11-04T09:00"),
+        ),
     )
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     assert len({e["id"] for e in events}) == len(events)

@@ -83,7 +83,10 @@ def test_away_doses_are_in_state_away(rig):
     r.start(local("2026-11-02T07:00"))
     r.do(local("2026-11-02T07:10"), lambda e, t: e.set_away(t, local("2026-11-03T12:00"), t))
     r.advance(local("2026-11-03T15:00"))
-    states = {d.dose_id: str(d.state) for d in r.engine.doses_between(local("2026-11-02T00:00").date(), local("2026-11-03T00:00").date())}
+    states = {
+        d.dose_id: str(d.state)
+        for d in r.engine.doses_between(local("2026-11-02T00:00").date(), local("2026-11-03T00:00").date())
+    }
     assert states["baclofen/2026-11-02T08:00"] == "away"
     assert states["baclofen/2026-11-03T08:00"] == "away"
     assert states["baclofen/2026-11-03T14:00"] == "waiting"
@@ -131,7 +134,10 @@ def test_taken_elsewhere_closes_a_stop_episode(rig):
     r.start(local("2026-11-02T07:00"))
     r.advance(local("2026-11-02T16:00"))
     assert len(of_type(r.events, "intake_stopped")) == 1
-    r.do(local("2026-11-02T16:30"), lambda e, t: e.mark_taken("baclofen/2026-11-02T14:00", t, at=local("2026-11-02T14:10")))
+    r.do(
+        local("2026-11-02T16:30"),
+        lambda e, t: e.mark_taken("baclofen/2026-11-02T14:00", t, at=local("2026-11-02T14:10")),
+    )
     resumed = of_type(r.events, "intake_resumed")
     assert len(resumed) == 1 and resumed[0]["hours_without"] == 7.2
 

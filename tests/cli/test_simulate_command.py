@@ -1,0 +1,99 @@
+"""`pillbox simulate` and `pillbox check` as a user runs them: exit status, streams, files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "config" / "example.toml"
+SCENARIO = ROOT / "config" / "example-scenario.toml"
+DAY = 'start = "2026-11-01T00:00"\nend = "2026-11-02T00:00"\n'
+EVENT_KEYS = {"id", "seq", "event_type", "priority", "time", "device_id", "message"}
+
+
+def pillbox(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "device.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONWARNINGS": "error", **(env or {})},
+    )
+
+
+def test_simulate_example_writes_json_lines_and_a_summary():
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(SCENARIO))
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(set(e) >= EVENT_KEYS for e in events)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    kinds = {e["event_type"] for e in events}
+    assert {"device_started", "dose_due", "dose_taken", "dose_missed", "intake_stopped", "intake_resumed"} <= kinds
+    assert "Baclofen: planned 42" in done.stderr
+    assert "adherence" in done.stderr and "intake_stopped" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_simulate_out_file_and_config_from_environment(tmp_path):
+    out = tmp_path / "events.jsonl"
+    done = pillbox("simulate", "--scenario", str(SCENARIO), "--out", str(out), env={"PILLBOX_CONFIG": str(EXAMPLE)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""
+    lines = out.read_text().splitlines()
+    assert lines and json.loads(lines[0])["event_type"] == "device_started"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('start = "2026-11-01T00:00"\n', "end: missing required key"),
+        ('start = "2026-11-01T00:00"\nend = "2026-11-02T00:00"\n[patient]\ntakes = "most"\n', "patient.takes"),
+        (
+            'start = "2026-11-01T00:00"\nend = "2026-11-02T00:00"\n[patient]\ndelay_minuts = 5\n',
+            "did you mean 'delay_minutes'",
+        ),
+        ('start = "2026-11-01"\nend = "2026-11-02T00:00"\n', "start: expected a local date and time"),
+        ('start = "2026-11-02T00:00"\nend = "2026-11-01T00:00"\n', "end: expected a time after start"),
+        (
+            DAY + '[[action]]\nat = "2026-11-01T09:00"\ndo = "refill"\n',
+            "action[0].tablets: missing",
+        ),
+        (
+            DAY + '[[action]]\nat = "2026-11-01T09:00"\ndo = "dance"\n',
+            "action[0].do: must be one of",
+        ),
+        ('start = "2026-11-01T00:00"\nend = "2026-11-02T00:00"\n[patient]\ntakes = "slots"\n', "patient.slots"),
+        ("start = [\n", "not valid TOML"),
+    ],
+)
+def test_bad_scenarios_exit_2_naming_the_key(tmp_path, text, expected):
+    path = tmp_path / "scenario.toml"
+    path.write_text(text)
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
+    assert done.returncode == 2
+    assert expected in done.stderr
+    assert str(path) in done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_missing_scenario_file_exits_2(tmp_path):
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(tmp_path / "nope.toml"))
+    assert done.returncode == 2 and "nope.toml" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_prints_the_example_plan():
+    done = pillbox("check", "--config", str(EXAMPLE))
+    assert done.returncode == 0, done.stderr
+    assert "Baclofen" in done.stdout and "No plan warnings." in done.stdout
+    assert "warning:" not in done.stdout
+
+
+def test_unknown_command_is_usage_error():
+    assert pillbox("frobnicate").returncode == 2

@@ -114,6 +114,7 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._last_state = ""
+        self._stock: dict[str, float] | None = None
         self._migrate()
 
     def close(self) -> None:
@@ -211,11 +212,6 @@ class Store:
                 )
                 if self.outbox_enabled:
                     db.execute("INSERT INTO outbox (seq) VALUES (?)", (event.seq,))
-                if "stock" in data and data.get("medication"):
-                    db.execute(
-                        "INSERT INTO stock_ledger (time, medication, balance, event_seq) VALUES (?, ?, ?, ?)",
-                        (data["time"], data["medication"], data["stock"], event.seq),
-                    )
             if doses:
                 marks = ", ".join("?" for _ in DOSE_COLUMNS)
                 db.executemany(
@@ -228,10 +224,38 @@ class Store:
                     f"INSERT OR REPLACE INTO alerts ({', '.join(ALERT_COLUMNS)}) VALUES ({marks})",
                     [tuple(a[c] for c in ALERT_COLUMNS) for a in alerts],
                 )
+            if events:
+                self._ledger(db, events[-1], state)
             blob = json.dumps(state, separators=(",", ":"))
             if blob != self._last_state:
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('engine', ?)", (blob,))
         self._last_state = blob
+
+    def _ledger(self, db: sqlite3.Connection, last: Event, state: dict[str, Any]) -> None:
+        """One ledger row per change of a medication's stock, tied to the event that changed it."""
+        if self._stock is None:
+            self._stock = {
+                row[0]: row[1]
+                for row in db.execute(
+                    "SELECT medication, balance FROM stock_ledger WHERE id IN "
+                    "(SELECT MAX(id) FROM stock_ledger GROUP BY medication)"
+                )
+            }
+        for name, med in state.get("meds", {}).items():
+            stock = med.get("stock")
+            if stock is not None and self._stock.get(name) != stock:
+                db.execute(
+                    "INSERT INTO stock_ledger (time, medication, balance, event_seq) VALUES (?, ?, ?, ?)",
+                    (to_json(last)["time"], name, stock, last.seq),
+                )
+                self._stock[name] = stock
+
+    def stock_history(self, medication: str) -> list[tuple[str, float]]:
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT time, balance FROM stock_ledger WHERE medication=? ORDER BY id", (medication,)
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
 
     # ------------------------------------------------------------------------------ reading
 

@@ -114,3 +114,19 @@ def test_every_event_type_has_the_spec_priority():
     assert EVENT_TYPES["intake_stopped"] is Priority.HIGH
     assert EVENT_TYPES["dose_due"] is Priority.LOW
     assert len(EVENT_TYPES) == 24
+
+
+def test_stock_ledger_has_a_row_per_change(tmp_path):
+    rig = Rig(config_toml(), tmp_path / "p.db")
+    rig.start(local("2026-11-02T07:00"))
+    rig.do(local("2026-11-02T08:02"), lambda e, t: e.lid_opened(t))
+    rig.do(local("2026-11-02T08:03"), lambda e, t: e.lid_closed(t))
+    rig.do(local("2026-11-02T09:00"), lambda e, t: e.refill("Baclofen", 30, t))
+    rig.restart(local("2026-11-02T09:30"))
+    rig.do(local("2026-11-02T14:01"), lambda e, t: e.lid_opened(t))
+    assert rig.store.stock_history("Baclofen") == [
+        ("2026-11-02T07:00:00+00:00", 90),
+        ("2026-11-02T08:02:00+00:00", 89),
+        ("2026-11-02T09:00:00+00:00", 119),
+        ("2026-11-02T14:01:00+00:00", 118),
+    ]

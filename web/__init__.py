@@ -1,0 +1,1 @@
+"""The caregivers' status page and JSON API (Flask): app factory and blueprints."""

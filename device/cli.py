@@ -26,6 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
+    run = sub.add_parser("run", parents=[common], help="the daemon: scheduler, GPIO, MQTT, web")
+    run.add_argument("--mock-hardware", action="store_true", help="use virtual pins (no GPIO needed)")
     sub.add_parser("check", parents=[common], help="validate the configuration and print each plan")
     sim = sub.add_parser("simulate", parents=[common], help="run a scenario on a virtual clock")
     sim.add_argument("--scenario", required=True, metavar="S", help="scenario file (TOML)")
@@ -73,7 +75,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"check": cmd_check, "simulate": cmd_simulate}
+def cmd_run(args: argparse.Namespace) -> int:
+    from .service import run
+
+    config = _load(args)
+    return run(config, mock=args.mock_hardware or config.hardware.pin_factory == "mock")
+
+
+COMMANDS = {"run": cmd_run, "check": cmd_check, "simulate": cmd_simulate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from . import messages as say
 from .events import EVENT_TYPES, Event, Priority
 from .model import Config, Medication, to_ug
 from .plan import DAY, DoseSpec, Schedule, local_midnight
+from .prompts import View
 from .state import (
     SELF_RESOLVING,
     Alert,
@@ -384,6 +385,30 @@ class Engine:
     def active_alerts(self) -> list[Alert]:
         order = {Priority.HIGH: 0, Priority.MEDIUM: 1, Priority.LOW: 2, Priority.INFO: 3}
         return sorted(self.alerts.values(), key=lambda a: (order[a.priority], a.since))
+
+    def view(self, now: dt.datetime) -> View:
+        """The facts the patient's prompts depend on (SPEC section 6)."""
+        due = [
+            d for doses in self.active for d in doses if d.state is DoseState.WAITING and d.spec.scheduled_for <= now
+        ]
+        unacked = [a.priority for a in self.alerts.values() if not a.acknowledged]
+        return View(
+            due=bool(due),
+            overdue=any(d.spec.overdue_at <= now for d in due),
+            due_in_episode=any(self._ms(d.spec.med_index).episode_alert is not None for d in due),
+            alert_level=max(unacked, key=lambda p: p.rank) if unacked else None,
+            any_alert=bool(self.alerts),
+        )
+
+    def taken_today(self, now: dt.datetime) -> int:
+        """Doses taken today (local date), for the progress blinks."""
+        today = now.astimezone(self.tz).date()
+        seen = {
+            d.dose_id: d
+            for d in [*(x for q in self.closed for x in q), *self.records.values()]
+            if d.state is DoseState.TAKEN and d.taken_at is not None
+        }
+        return sum(1 for d in seen.values() if d.taken_at and d.taken_at.astimezone(self.tz).date() == today)
 
     def days_of_supply(self, i: int, now: dt.datetime) -> float | None:
         """Days from now until the first planned dose the stock cannot cover; None if it covers all."""

@@ -1,0 +1,244 @@
+"""The daemon: APScheduler wakes the engine at the instants it asks for; hardware and inputs wired in.
+
+One lock guards the engine: gpiozero's callbacks, the scheduler's thread and (later) the web and MQTT
+threads all go through `call()`. Nothing polls: one job sleeps until the next instant the engine or
+the prompts need, and one heartbeat (every 15 s) watches the clock and feeds the watchdog.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .clock import StepWatch, clock_synchronised, utc_now
+from .engine.engine import Engine
+from .engine.events import Event
+from .engine.model import Config
+from .engine.prompts import Prompter, Sound
+from .hardware import Hardware
+from .store import Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+HEARTBEAT_SECONDS = 15
+SOUND_RANK = {Sound.BEEP: 0, Sound.LOW: 1, Sound.MEDIUM: 2, Sound.HIGH: 3}
+
+
+class Daemon:
+    """Engine + store + hardware on the wall clock."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        hardware: Hardware,
+        *,
+        wall: Callable[[], dt.datetime] = utc_now,
+        mono: Callable[[], float] = time.monotonic,
+        synchronised: Callable[[], bool] = clock_synchronised,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.hardware = hardware
+        self.wall = wall
+        self.synchronised = synchronised
+        self.sleep = sleep
+        self.steps = StepWatch(wall, mono)
+        self.engine = Engine(config, store)
+        self.prompter = Prompter(config.hardware.quiet_hours, config.tz)
+        self.lock = threading.RLock()
+        self.listeners: list[Callable[[list[Event]], None]] = []
+        self.heartbeat_hooks: list[Callable[[], None]] = []
+        self.clock_synced = False
+        self.failure: BaseException | None = None
+        self.done = threading.Event()  # a stop was asked for (signal) or a thread failed
+        self.closed = False
+        self.scheduler = BackgroundScheduler(
+            timezone=dt.UTC,
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
+        )
+        self.scheduler.add_listener(self._job_failed, EVENT_JOB_ERROR)
+        hardware.on_lid = self._lid
+        hardware.on_press = self._press
+        hardware.on_hold = self._hold
+
+    # --------------------------------------------------------------------------- lifecycle
+
+    def wait_for_clock(self) -> bool:
+        """Wait (bounded) for a synchronised clock before anything is decided from it."""
+        limit = self.config.device.clock_sync_wait_minutes * 60
+        waited = 0.0
+        while not self.synchronised():
+            if waited >= limit:
+                return False
+            if waited == 0:
+                log.info("waiting up to %.0f s for the clock to be synchronised", limit)
+            step = min(5.0, limit - waited)
+            self.sleep(step)
+            waited += step
+        return True
+
+    def start(self) -> None:
+        self.clock_synced = self.wait_for_clock()
+        with self.lock:
+            now = self.wall()
+            events = self.engine.start(now, lid_open=self.hardware.lid_open)
+            if not self.clock_synced:
+                events += self.engine.clock_unsynced(now)
+            self.steps.check()
+            self._after(events, now)
+        self.scheduler.add_job(
+            self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat", replace_existing=True
+        )
+        self.scheduler.start()
+        self._reschedule()
+        log.info("started: %d medication(s), next wake-up %s", len(self.config.medications), self.next_wakeup())
+
+    def stop(self) -> None:
+        """A clean shutdown: device_stopped recorded, LEDs and buzzer off, store closed."""
+        if self.closed:
+            return
+        self.closed = True
+        self.done.set()
+        try:
+            self.scheduler.shutdown(wait=False)
+        except Exception:
+            log.debug("scheduler already stopped", exc_info=True)
+        with self.lock:
+            try:
+                events = self.engine.stop(self.wall())
+                self._signal(events)
+            finally:
+                self.hardware.close()
+                self.store.close()
+
+    def fail(self, exc: BaseException) -> None:
+        """An error in a thread: record it and make the process exit non-zero (systemd restarts it)."""
+        if self.failure is None:
+            self.failure = exc
+        log.critical("fatal error: %r", exc, exc_info=exc)
+        self.done.set()
+
+    def _job_failed(self, event: JobExecutionEvent) -> None:
+        self.fail(event.exception or RuntimeError(f"job {event.job_id} failed"))
+
+    # ------------------------------------------------------------------------ the clockwork
+
+    def next_wakeup(self) -> dt.datetime | None:
+        times = [t for t in (self.engine.next_wakeup(), self.prompter.next_wakeup()) if t is not None]
+        return min(times) if times else None
+
+    def _reschedule(self) -> None:
+        if self.closed or not self.scheduler.running:
+            return
+        nxt = self.next_wakeup()
+        if nxt is None:
+            job = self.scheduler.get_job("wake")
+            if job is not None:
+                job.remove()
+            return
+        self.scheduler.add_job(self.wake, DateTrigger(run_date=nxt), id="wake", replace_existing=True)
+
+    def wake(self) -> None:
+        """The scheduled instant has come: let the engine and the prompts act."""
+        self.call(lambda engine, now: engine.tick(now))
+
+    def heartbeat(self) -> None:
+        """Every 15 s: watch the clock (steps, sync) and tell the watchdog we are alive."""
+        step = self.steps.check()
+        with self.lock:
+            now = self.wall()
+            events: list[Event] = []
+            if step:
+                log.warning("wall clock stepped by %.0f s; rebuilding schedules", step)
+                events += self.engine.clock_jump(now, step)
+            if not self.clock_synced and self.synchronised():
+                self.clock_synced = True
+                events += self.engine.clock_synced(now)
+            if events:
+                self._after(events, now)
+            elif step:
+                self._reschedule()
+        for hook in self.heartbeat_hooks:
+            hook()
+
+    def call(self, action: Callable[[Engine, dt.datetime], T]) -> T:
+        """Run an engine action now under the lock; signal its events; reschedule."""
+        with self.lock:
+            if self.closed:
+                raise RuntimeError("the daemon is stopped")
+            now = self.wall()
+            result = action(self.engine, now)
+            events = result[-1] if isinstance(result, tuple) else result
+            self._after(events if isinstance(events, list) else [], now)
+            return result
+
+    def _after(self, events: list[Event], now: dt.datetime) -> None:
+        """After the store committed `events`: lights, sound, listeners, next wake-up."""
+        sounds = self.prompter.update(self.engine.view(now), events, now)
+        self.hardware.show(self.prompter.indication())
+        if sounds:
+            self.hardware.sound(max(sounds, key=SOUND_RANK.__getitem__))
+        self._signal(events)
+        self._reschedule()
+
+    def _signal(self, events: list[Event]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("event listener failed")
+
+    # ------------------------------------------------------------------------ patient inputs
+
+    def _lid(self, opened: bool) -> None:
+        if not self.engine.started:
+            return  # before the start the lid's state is read, not its changes
+        if opened:
+            self.call(lambda engine, now: engine.lid_opened(now))
+        else:
+            self.call(lambda engine, now: engine.lid_closed(now))
+
+    def _press(self) -> None:
+        if not self.engine.started:
+            return
+
+        def press(engine: Engine, now: dt.datetime) -> list[Event]:
+            intake, events = engine.press(now)
+            if not intake:
+                sounding = self.hardware.sounding or self.prompter.level is not None
+                self.prompter.silence(now)
+                self.hardware.silence()
+                if not sounding:
+                    self.hardware.progress(engine.taken_today(now))
+            return events
+
+        self.call(press)
+
+    def _hold(self) -> None:
+        if not self.engine.started:
+            return
+        self.call(lambda engine, now: engine.hold(now))
+
+    def silence(self) -> None:
+        """Silence the buzzer for 10 minutes (the hub's `cmd/silence`)."""
+        with self.lock:
+            self.prompter.silence(self.wall())
+            self.hardware.silence()
+            self._reschedule()
+
+    def status(self) -> dict[str, Any]:
+        with self.lock:
+            return {"hardware": self.hardware.snapshot(), "next_wakeup": self.next_wakeup()}

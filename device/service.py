@@ -1,0 +1,113 @@
+"""`pillbox run`: build the daemon from the config, run it until SIGTERM/SIGINT or a fatal error."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import TextIO
+
+from .daemon import Daemon
+from .engine.model import Config
+from .hardware import Hardware, HardwareError, make_factory
+from .store import Store, StoreError
+
+log = logging.getLogger("pillbox")
+MOCK_COMMANDS = ("lid_open", "lid_close", "press", "hold")
+
+
+def database_path(config: Config) -> str:
+    return os.path.join(config.device.state_dir, "pillbox.db")
+
+
+def build(config: Config, *, mock: bool) -> Daemon:
+    """The daemon on the configured (or mock) pins; raises HardwareError or StoreError."""
+    factory = make_factory("mock" if mock else config.hardware.pin_factory)
+    try:
+        store = Store(database_path(config), outbox=config.mqtt.enabled)
+    except (OSError, Exception) as exc:
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"cannot open the database {database_path(config)}: {exc}") from exc
+    try:
+        hardware = Hardware(config.hardware, factory)
+    except Exception:
+        store.close()
+        raise
+    return Daemon(config, store, hardware)
+
+
+def mock_console(daemon: Daemon, stream: TextIO, hold: Callable[[float], None]) -> None:
+    """On mock hardware, lines on standard input act on the virtual dispenser."""
+    hw = daemon.hardware
+    for line in stream:
+        command = line.strip()
+        if not command:
+            continue
+        try:
+            if command == "lid_open":
+                hw.mock_lid(True)
+            elif command == "lid_close":
+                hw.mock_lid(False)
+            elif command == "press":
+                hw.mock_button(True)
+                hw.mock_button(False)
+            elif command == "hold":
+                hw.mock_button(True)
+                hold(daemon.config.hardware.help_hold_seconds + 0.2)
+                hw.mock_button(False)
+            else:
+                log.warning("unknown mock command %r (one of: %s)", command, ", ".join(MOCK_COMMANDS))
+        except Exception:
+            log.exception("mock command %r failed", command)
+
+
+def serve(daemon: Daemon, after_start: Callable[[], None] = lambda: None) -> int:
+    """Run until a signal or a fatal error; exit status 0 for a clean stop, 1 after an error."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        daemon.done.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    old_hook = threading.excepthook
+    threading.excepthook = lambda args: daemon.fail(args.exc_value or RuntimeError("thread failed"))
+    try:
+        daemon.start()
+        after_start()
+        daemon.done.wait()
+    except Exception as exc:
+        daemon.fail(exc)
+    finally:
+        threading.excepthook = old_hook
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        try:
+            daemon.stop()
+        except Exception:
+            log.exception("error during shutdown")
+    return 1 if daemon.failure is not None else 0
+
+
+def run(config: Config, *, mock: bool) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    try:
+        daemon = build(config, mock=mock)
+    except (HardwareError, StoreError) as exc:
+        print(f"pillbox: {exc}", file=sys.stderr)
+        return 2
+
+    def console() -> None:
+        if daemon.hardware.is_mock:
+            log.info("mock hardware: type %s on standard input to act on the dispenser", ", ".join(MOCK_COMMANDS))
+            threading.Thread(
+                target=mock_console, args=(daemon, sys.stdin, time.sleep), daemon=True, name="mock-console"
+            ).start()
+
+    return serve(daemon, console)

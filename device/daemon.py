@@ -90,7 +90,8 @@ class Daemon:
             waited += step
         return True
 
-    def start(self) -> None:
+    def start(self, *, schedule: bool = True) -> None:
+        """Start the engine (after the bounded clock wait); `schedule=False` leaves waking to the caller."""
         self.clock_synced = self.wait_for_clock()
         with self.lock:
             now = self.wall()
@@ -99,6 +100,8 @@ class Daemon:
                 events += self.engine.clock_unsynced(now)
             self.steps.check()
             self._after(events, now)
+        if not schedule:
+            return
         self.scheduler.add_job(
             self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat", replace_existing=True
         )

@@ -1,0 +1,146 @@
+"""Clock steps and sync through the daemon's heartbeat; clean shutdown and fatal errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from device.engine.prompts import Led
+from device.service import serve
+
+from ..engine.conftest import config_toml, local
+
+
+def test_forward_step_is_caught_by_the_heartbeat(daemon_rig):
+    rig = daemon_rig(config_toml(), local("2026-11-02T07:30"))
+    rig.clock.now = local("2026-11-02T11:00")  # NTP steps the wall clock 3.5 h ...
+    rig.clock.mono += 15  # ... while only 15 s passed
+    rig.daemon.heartbeat()
+    jump = [e for e in rig.events if e["event_type"] == "clock_jump"]
+    assert [(e["seconds"], e["priority"]) for e in jump] == [(12585, "low")]
+    missed = [e for e in rig.events if e["event_type"] == "dose_missed"]
+    assert [(e["dose_id"], e["during_downtime"]) for e in missed] == [("baclofen/2026-11-02T08:00", True)]
+    assert "dose_due" not in rig.types()
+    assert rig.daemon.next_wakeup() == local("2026-11-02T13:00")  # rebuilt: the 14:00 window opens
+
+
+def test_backward_step_prompts_and_takes_nothing_twice(daemon_rig):
+    rig = daemon_rig(config_toml(), local("2026-11-02T07:30"))
+    rig.run_to(local("2026-11-02T08:03"))
+    rig.hw.mock_lid(True)
+    rig.fake_time.advance(1)
+    rig.hw.mock_lid(False)
+    rig.clock.now = local("2026-11-02T07:03")  # the clock steps back an hour
+    rig.clock.mono += 15
+    rig.daemon.heartbeat()
+    assert rig.types().count("clock_jump") == 1
+    rig.run_to(local("2026-11-02T08:30"))
+    rig.fake_time.advance(5)
+    rig.hw.mock_lid(True)  # 07:xx..08:30 again: the lid opened inside the replayed hour
+    rig.fake_time.advance(1)
+    rig.hw.mock_lid(False)
+    rig.run_to(local("2026-11-02T10:30"))
+    assert rig.types().count("dose_due") == 1
+    assert rig.types().count("dose_taken") == 1
+    assert "dose_missed" not in rig.types() and "dose_overdue" not in rig.types()
+    assert "extra_access" not in rig.types()
+
+
+def test_small_drift_is_not_a_step(daemon_rig):
+    rig = daemon_rig(config_toml(), local("2026-11-02T07:30"))
+    rig.clock.step(seconds=15)
+    rig.clock.now = rig.clock.now.replace(microsecond=0) + (local("2026-11-02T07:30") - local("2026-11-02T07:29"))
+    rig.daemon.heartbeat()  # a 60 s correction is under the 2-minute limit
+    assert "clock_jump" not in rig.types()
+
+
+def test_unsynchronised_clock_waits_then_alerts_and_resolves(daemon_rig, tmp_path):
+    synced = [False]
+    text = config_toml(device="clock_sync_wait_minutes = 1")
+    rig = daemon_rig(text, local("2026-11-02T07:30"), synced=synced)
+    # The start waited (on the injected sleep) a minute for the clock, then went on.
+    assert rig.clock.now == local("2026-11-02T07:31")
+    raised = [e for e in rig.events if e["event_type"] == "clock_unsynced"]
+    assert len(raised) == 1 and raised[0]["priority"] == "medium"
+    rig.daemon.heartbeat()
+    assert "alert_resolved" not in rig.types()
+    synced[0] = True
+    rig.daemon.heartbeat()
+    resolved = [e for e in rig.events if e["event_type"] == "alert_resolved"]
+    assert [e["alert_id"] for e in resolved] == [raised[0]["id"]]
+
+
+def test_clock_already_synchronised_does_not_wait(daemon_rig):
+    rig = daemon_rig(config_toml(device="clock_sync_wait_minutes = 10"), local("2026-11-02T07:30"))
+    assert rig.clock.now == local("2026-11-02T07:30")
+    assert "clock_unsynced" not in rig.types()
+
+
+def _make_real_daemon(tmp_path, mock_factory):
+    from device.daemon import Daemon
+    from device.hardware import Hardware
+    from device.store import Store
+
+    from ..engine.conftest import make_config
+
+    config = make_config(config_toml())
+    return Daemon(
+        config,
+        Store(str(tmp_path / "p.db")),
+        Hardware(config.hardware, mock_factory),
+        synchronised=lambda: True,
+    )
+
+
+def test_sigterm_stops_cleanly_with_exit_0(tmp_path, mock_factory):
+    daemon = _make_real_daemon(tmp_path, mock_factory)
+    daemon.hardware.show(daemon.prompter.indication())
+
+    def later():
+        deadline = time.monotonic() + 10
+        while not daemon.scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=later, daemon=True).start()
+    assert serve(daemon) == 0
+    from device.store import Store
+
+    kinds = [e["event_type"] for e in Store(str(tmp_path / "p.db")).events()]
+    assert kinds[0] == "device_started" and kinds[-1] == "device_stopped"
+    assert mock_factory.pin(27).state == 0 and mock_factory.pin(22).state == 0
+    assert daemon.hardware.indication.due_led in (Led.OFF, Led.PULSE)
+    assert not daemon.scheduler.running
+
+
+def test_an_error_in_any_thread_makes_the_daemon_exit_1(tmp_path, mock_factory):
+    daemon = _make_real_daemon(tmp_path, mock_factory)
+
+    def broken():
+        deadline = time.monotonic() + 10
+        while not daemon.scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise RuntimeError("a thread died")
+
+    threading.Thread(target=broken).start()
+    assert serve(daemon) == 1
+    assert isinstance(daemon.failure, RuntimeError)
+
+
+def test_an_error_in_a_scheduled_job_makes_the_daemon_exit_1(tmp_path, mock_factory):
+    daemon = _make_real_daemon(tmp_path, mock_factory)
+
+    def boom():
+        raise ValueError("job failed")
+
+    def add_job():
+        deadline = time.monotonic() + 10
+        while not daemon.scheduler.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        daemon.scheduler.add_job(boom)
+
+    threading.Thread(target=add_job, daemon=True).start()
+    assert serve(daemon) == 1
+    assert isinstance(daemon.failure, ValueError)

@@ -97,3 +97,17 @@ def test_check_prints_the_example_plan():
 
 def test_unknown_command_is_usage_error():
     assert pillbox("frobnicate").returncode == 2
+
+
+def test_run_without_gpio_says_so_and_suggests_mock_hardware(tmp_path):
+    import glob
+
+    config = tmp_path / "pillbox.toml"
+    config.write_text(
+        EXAMPLE.read_text().replace('state_dir = "/var/lib/pillbox"', f'state_dir = "{tmp_path / "state"}"')
+    )
+    done = pillbox("run", "--config", str(config))
+    if glob.glob("/dev/gpiochip*"):  # a Raspberry Pi: auto finds the pins (not the case in CI)
+        return
+    assert done.returncode == 2
+    assert "--mock-hardware" in done.stderr and "Traceback" not in done.stderr

@@ -60,6 +60,10 @@ class Daemon:
         self.lock = threading.RLock()
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.heartbeat_hooks: list[Callable[[], None]] = []
+        self.stop_hooks: list[Callable[[], None]] = []
+        self.start_hooks: list[
+            Callable[[], None]
+        ] = []  # once the engine has started  # after device_stopped, before the store closes
         self.clock_synced = False
         self.failure: BaseException | None = None
         self.done = threading.Event()  # a stop was asked for (signal) or a thread failed
@@ -100,6 +104,8 @@ class Daemon:
                 events += self.engine.clock_unsynced(now)
             self.steps.check()
             self._after(events, now)
+        for hook in self.start_hooks:
+            hook()
         if not schedule:
             return
         self.scheduler.add_job(
@@ -110,22 +116,27 @@ class Daemon:
         log.info("started: %d medication(s), next wake-up %s", len(self.config.medications), self.next_wakeup())
 
     def stop(self) -> None:
-        """A clean shutdown: device_stopped recorded, LEDs and buzzer off, store closed."""
+        """A clean shutdown: device_stopped recorded and passed on, LEDs and buzzer off, store closed."""
         if self.closed:
             return
-        self.closed = True
         self.done.set()
         try:
             self.scheduler.shutdown(wait=False)
         except Exception:
             log.debug("scheduler already stopped", exc_info=True)
         with self.lock:
+            self.closed = True
             try:
-                events = self.engine.stop(self.wall())
-                self._signal(events)
+                if self.engine.started:
+                    self._signal(self.engine.stop(self.wall()))
             finally:
                 self.hardware.close()
-                self.store.close()
+        for hook in self.stop_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("error while stopping")
+        self.store.close()
 
     def fail(self, exc: BaseException) -> None:
         """An error in a thread: record it and make the process exit non-zero (systemd restarts it)."""

@@ -39,7 +39,14 @@ def build(config: Config, *, mock: bool) -> Daemon:
     except Exception:
         store.close()
         raise
-    return Daemon(config, store, hardware)
+    daemon = Daemon(config, store, hardware)
+    if config.mqtt.enabled:
+        from .mqtt import MqttBridge
+
+        bridge = MqttBridge(config, daemon)
+        daemon.start_hooks.append(bridge.start)
+        daemon.stop_hooks.append(bridge.stop)
+    return daemon
 
 
 def mock_console(daemon: Daemon, stream: TextIO, hold: Callable[[float], None]) -> None:

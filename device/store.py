@@ -280,6 +280,37 @@ class Store:
             yield from batch
             after = batch[-1]["seq"]
 
+    def adherence(self, since: dt.datetime, until: dt.datetime) -> float | None:
+        """Percent taken of taken + missed, over doses whose windows closed in (since, until]."""
+        with self._lock:
+            rows = dict(
+                self.db.execute(
+                    "SELECT state, COUNT(*) FROM doses WHERE closed=1 AND closes_at > ? AND closes_at <= ? "
+                    "AND state IN ('taken', 'missed') GROUP BY state",
+                    (since.astimezone(dt.UTC).isoformat(), until.astimezone(dt.UTC).isoformat()),
+                ).fetchall()
+            )
+        total = rows.get("taken", 0) + rows.get("missed", 0)
+        return round(100 * rows.get("taken", 0) / total, 1) if total else None
+
+    def outbox_waiting(self) -> int:
+        with self._lock:
+            return int(self.db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def outbox_batch(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """Undelivered events after `after_seq`, in seq order: (seq, JSON)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT o.seq, e.json FROM outbox o JOIN events e ON e.seq = o.seq WHERE o.seq > ? "
+                "ORDER BY o.seq LIMIT ?",
+                (after_seq, limit),
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def mark_delivered(self, seqs: list[int]) -> None:
+        with self._tx() as db:
+            db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
+
     def integrity_ok(self) -> bool:
         with self._lock:
             return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

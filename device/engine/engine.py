@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 from ..errors import ActionError, Conflict, NotFound
 from . import messages as say
-from .events import EVENT_TYPES, Event, Priority
+from .events import EVENT_TYPES, Event, Priority, iso, number
 from .model import Config, Medication, to_ug
 from .plan import DAY, DoseSpec, Schedule, local_midnight
 from .prompts import View
@@ -399,6 +399,36 @@ class Engine:
             alert_level=max(unacked, key=lambda p: p.rank) if unacked else None,
             any_alert=bool(self.alerts),
         )
+
+    def state(self, now: dt.datetime) -> dict[str, Any]:
+        """The device's state as published on `B/state` (without adherence, which the store counts)."""
+        upcoming: list[DoseSpec] = []
+        for i in range(len(self.meds)):
+            spec = next(self._consuming(i), None)
+            if spec is not None:
+                upcoming.append(spec)
+        nxt = min(upcoming, key=lambda s: (s.scheduled_for, s.med_index)) if upcoming else None
+        intakes = [ms.last_intake_at for ms in self._med_states() if ms.last_intake_at is not None]
+        levels = [a.priority for a in self.alerts.values()]
+        level = max(levels, key=lambda p: p.rank) if levels else None
+        tracked = [(i, m) for i, m in enumerate(self.meds) if self._ms(i).stock is not None]
+        return {
+            "next_dose_at": iso(nxt.scheduled_for) if nxt else None,
+            "next_dose_medication": nxt.medication if nxt else None,
+            "next_dose_mg": number(nxt.dose_mg) if nxt else None,
+            "dose_due": self.view(now).due,
+            "last_taken_at": iso(max(intakes)) if intakes else None,
+            "hours_since_last_dose": {
+                m.name: (_hours(now - ms.last_intake_at) if ms.last_intake_at else None)
+                for m, ms in zip(self.meds, self._med_states(), strict=True)
+            },
+            "lid": "open" if self.dev.lid_open else "closed",
+            "alert_level": str(level) if level else "none",
+            "active_alerts": len(self.alerts),
+            "stock": {m.name: number(self._ms(i).stock) for i, m in tracked},
+            "days_of_supply": {m.name: self.days_of_supply(i, now) for i, m in tracked},
+            "away": self.dev.away_active,
+        }
 
     def taken_today(self, now: dt.datetime) -> int:
         """Doses taken today (local date), for the progress blinks."""

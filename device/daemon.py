@@ -60,10 +60,9 @@ class Daemon:
         self.lock = threading.RLock()
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.heartbeat_hooks: list[Callable[[], None]] = []
-        self.stop_hooks: list[Callable[[], None]] = []
-        self.start_hooks: list[
-            Callable[[], None]
-        ] = []  # once the engine has started  # after device_stopped, before the store closes
+        self.start_hooks: list[Callable[[], None]] = []  # once the engine has started
+        self.stop_hooks: list[Callable[[], None]] = []  # after device_stopped, before the store closes
+        self.hub_probes: list[Callable[[], bool]] = []  # is the hub's broker connected?
         self.clock_synced = False
         self.failure: BaseException | None = None
         self.done = threading.Event()  # a stop was asked for (signal) or a thread failed
@@ -252,6 +251,10 @@ class Daemon:
             self.prompter.silence(self.wall())
             self.hardware.silence()
             self._reschedule()
+
+    def mqtt_connected(self) -> bool:
+        """Whether the hub's broker is connected (False when MQTT is off)."""
+        return any(probe() for probe in self.hub_probes)
 
     def status(self) -> dict[str, Any]:
         with self.lock:

@@ -113,7 +113,11 @@ class Debouncer:
     def _resync(self) -> None:
         with self._lock:
             self._resync_pending = False
-            changed = self._take(self.clock())
+            try:
+                changed = self._take(self.clock())
+            except Exception:  # the pin was closed meanwhile (shutdown): nothing left to report
+                log.debug("debounce re-read failed", exc_info=True)
+                return
         if changed is not None:
             self.on_change(changed)
 

@@ -149,6 +149,7 @@ class MqttBridge:
         self._worker = threading.Thread(target=self._run, name="mqtt-outbox", daemon=True)
         daemon.listeners.append(self._on_events)
         daemon.heartbeat_hooks.append(lambda: self._post(self._publish_status))
+        daemon.hub_probes.append(lambda: self.connected)
 
     def topic(self, leaf: str) -> str:
         return f"{self.base}/{leaf}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -52,6 +53,7 @@ class Broker:
         folder.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         lines = [
+            f"user {getpass.getuser()}",  # as root, mosquitto would switch to a user who cannot read our files
             f"listener {self.port} 127.0.0.1",
             "persistence true",
             f"persistence_location {folder}/",

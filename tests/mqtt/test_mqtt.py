@@ -34,8 +34,9 @@ STATE_KEYS = {
 
 
 def test_retained_availability_state_alerts_and_discovery(tmp_path, broker, listen, run_daemon):
-    run_daemon(mqtt_config(tmp_path, broker.port))
-    ears = listen(broker.port, [f"{B}/#", "homeassistant/#"])  # subscribes after: only retained arrive
+    daemon = run_daemon(mqtt_config(tmp_path, broker.port))
+    wait_for(lambda: daemon.mqtt_connected() and daemon.store.outbox_waiting() == 0, what="the first publications")
+    ears = listen(broker.port, [f"{B}/#", "homeassistant/#"])  # subscribes after: retained messages arrive
     wait_for(lambda: ears.last(f"{B}/availability") == "online", what="availability online")
     state = wait_for(lambda: ears.json_on(f"{B}/state"), what="state")[-1]
     assert set(state) == set(STATE_KEYS)

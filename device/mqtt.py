@@ -174,6 +174,9 @@ class MqttBridge:
                 info.wait_for_publish(timeout=3)
         self.client.disconnect()
         self.client.loop_stop()
+        # paho 2.1 closes its wake-up socket pair only in __del__, which a reference cycle (our bound
+        # callbacks) delays to some later collection; close it now, as __del__ would.
+        self.client._reset_sockets()
         self._work.put(None)
         self._worker.join(timeout=5)
 

@@ -77,6 +77,7 @@ class Listener:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+        self.client._reset_sockets()  # what paho's __del__ does, without waiting for the collector
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def main() -> None:
         broker = Broker(Path(tmp) / "broker").start()
         try:
             config = parse_config(CONFIG.format(state=Path(tmp) / "state", port=broker.port), "bench.toml")
-            daemon = build(config, mock=True)
+            daemon = build(config, mock=True, web=False)
             daemon.synchronised = lambda: True
             daemon.start()
             while not daemon.mqtt_connected():

@@ -67,6 +67,7 @@ class Daemon:
         self.failure: BaseException | None = None
         self.done = threading.Event()  # a stop was asked for (signal) or a thread failed
         self.closed = False
+        self.scheduling = True
         self.scheduler = BackgroundScheduler(
             timezone=dt.UTC,
             executors={"default": ThreadPoolExecutor(1)},
@@ -105,6 +106,7 @@ class Daemon:
             self._after(events, now)
         for hook in self.start_hooks:
             hook()
+        self.scheduling = schedule
         if not schedule:
             return
         self.scheduler.add_job(
@@ -128,6 +130,8 @@ class Daemon:
             try:
                 if self.engine.started:
                     self._signal(self.engine.stop(self.wall()))
+            except Exception:
+                log.exception("could not record device_stopped")
             finally:
                 self.hardware.close()
         for hook in self.stop_hooks:
@@ -251,6 +255,14 @@ class Daemon:
             self.prompter.silence(self.wall())
             self.hardware.silence()
             self._reschedule()
+
+    def healthy(self) -> bool:
+        """The scheduler runs and the database answers (for /healthz and the watchdog)."""
+        if self.closed or not self.store.ping():
+            return False
+        if not self.engine.started:
+            return True  # still waiting (bounded) for a synchronised clock
+        return self.scheduler.running or not self.scheduling
 
     def mqtt_connected(self) -> bool:
         """Whether the hub's broker is connected (False when MQTT is off)."""

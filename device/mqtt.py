@@ -180,6 +180,11 @@ class MqttBridge:
         self._work.put(None)
         self._worker.join(timeout=5)
 
+    def loop_alive(self) -> bool:
+        """Whether paho's network thread and our outbox worker are both running (the watchdog asks)."""
+        paho_thread = self.client._thread
+        return paho_thread is not None and paho_thread.is_alive() and self._worker.is_alive()
+
     def _post(self, job: Callable[[], None]) -> None:
         self._work.put(job)
 

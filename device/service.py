@@ -8,9 +8,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import FrameType
-from typing import TextIO
+from typing import Any, TextIO
 
 from .daemon import Daemon
 from .engine.model import Config
@@ -25,7 +25,32 @@ def database_path(config: Config) -> str:
     return os.path.join(config.device.state_dir, "pillbox.db")
 
 
-def build(config: Config, *, mock: bool) -> Daemon:
+def start_web(config: Config, daemon: Daemon, port: int | None = None) -> Any:
+    """The page and the API, served by waitress on its own threads inside this process."""
+    from waitress import create_server
+
+    from web import create_app
+
+    app = create_app(config, daemon)
+    try:
+        server = create_server(
+            app, host=config.web.host, port=config.web.port if port is None else port, threads=4, ident="Pillbox"
+        )
+    except OSError as exc:
+        raise WebError(f"cannot serve the page on {config.web.host}:{config.web.port}: {exc.strerror or exc}") from exc
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    daemon.stop_hooks.insert(0, server.close)
+    daemon.web_port = server.effective_port  # type: ignore[attr-defined]
+    log.info("the page is on http://%s:%s/", config.web.host, server.effective_port)
+    return server
+
+
+class WebError(StoreError):
+    """The web server cannot start (the port is taken, say)."""
+
+
+def build(config: Config, *, mock: bool, web: bool = True, environ: Mapping[str, str] = os.environ) -> Daemon:
     """The daemon on the configured (or mock) pins; raises HardwareError or StoreError."""
     factory = make_factory("mock" if mock else config.hardware.pin_factory)
     try:
@@ -40,12 +65,20 @@ def build(config: Config, *, mock: bool) -> Daemon:
         store.close()
         raise
     daemon = Daemon(config, store, hardware)
+    mqtt_loop_alive: Callable[[], bool] | None = None
+    if web:
+        start_web(config, daemon)
     if config.mqtt.enabled:
         from .mqtt import MqttBridge
 
         bridge = MqttBridge(config, daemon)
         daemon.start_hooks.append(bridge.start)
         daemon.stop_hooks.append(bridge.stop)
+        mqtt_loop_alive = bridge.loop_alive
+    if environ.get("NOTIFY_SOCKET"):  # under systemd (Type=notify): READY=1, the watchdog, STOPPING=1
+        from .sdnotify import watch
+
+        watch(daemon, mqtt_loop_alive, environ)
     return daemon
 
 

@@ -311,6 +311,95 @@ class Store:
         with self._tx() as db:
             db.executemany("DELETE FROM outbox WHERE seq = ?", [(s,) for s in seqs])
 
+    def daily_counts(self, first: str, last: str) -> dict[str, dict[str, int]]:
+        """{local date: {state: count}} for closed doses on local dates first..last."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT local_date, state, COUNT(*) FROM doses WHERE closed=1 AND local_date BETWEEN ? AND ? "
+                "GROUP BY local_date, state",
+                (first, last),
+            ).fetchall()
+        for day, state, count in rows:
+            out.setdefault(day, {})[state] = count
+        return out
+
+    def events_between(
+        self, *, start: str | None, end: str | None, event_type: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Events (newest first) with time in [start, end), optionally of one type; and their total."""
+        where, args = ["1=1"], []
+        if start:
+            where.append("time >= ?")
+            args.append(start)
+        if end:
+            where.append("time < ?")
+            args.append(end)
+        if event_type:
+            where.append("event_type = ?")
+            args.append(event_type)
+        clause = " AND ".join(where)
+        with self._lock:
+            total = self.db.execute(f"SELECT COUNT(*) FROM events WHERE {clause}", args).fetchone()[0]
+            rows = self.db.execute(
+                f"SELECT json FROM events WHERE {clause} ORDER BY seq DESC LIMIT ? OFFSET ?", [*args, limit, offset]
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows], int(total)
+
+    # ------------------------------------------------------------------- caregivers and tokens
+
+    def user(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.db.execute("SELECT * FROM users WHERE name=?", (name,)).fetchone()
+        return dict(row) if row else None
+
+    def users(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self.db.execute("SELECT * FROM users ORDER BY name")]
+
+    def put_user(self, name: str, password_hash: str, created_at: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO users (name, password_hash, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET password_hash=excluded.password_hash, failed_logins=0, "
+                "locked_until=NULL",
+                (name, password_hash, created_at),
+            )
+
+    def login_result(self, name: str, failed: int, locked_until: str | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE users SET failed_logins=?, locked_until=? WHERE name=?", (failed, locked_until, name))
+
+    def delete_user(self, name: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0
+
+    def put_token(self, name: str, token_hash: str, created_at: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO tokens (name, token_hash, created_at) VALUES (?, ?, ?)", (name, token_hash, created_at)
+            )
+
+    def token_by_hash(self, token_hash: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self.db.execute("SELECT * FROM tokens WHERE token_hash=?", (token_hash,)).fetchone()
+        return dict(row) if row else None
+
+    def tokens(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self.db.execute("SELECT name, created_at, last_used_at FROM tokens ORDER BY name")]
+
+    def delete_token(self, name: str) -> bool:
+        with self._tx() as db:
+            return db.execute("DELETE FROM tokens WHERE name=?", (name,)).rowcount > 0
+
+    def ping(self) -> bool:
+        try:
+            with self._lock:
+                return self.db.execute("SELECT 1").fetchone()[0] == 1
+        except sqlite3.Error:
+            return False
+
     def integrity_ok(self) -> bool:
         with self._lock:
             return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -125,7 +125,7 @@ def run_daemon() -> Iterator[Callable[..., Any]]:
 
     def start(config_text: str, *, synced: bool = True) -> Any:
         config = parse_config(config_text, "pillbox.toml")
-        daemon = build(config, mock=True)
+        daemon = build(config, mock=True, web=False)
         daemon.synchronised = lambda: synced
         daemon.start()
         made.append(daemon)

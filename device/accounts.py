@@ -1,0 +1,113 @@
+"""Caregiver accounts and API tokens: hashed passwords, slowed-down failed logins, hashed tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import ActionError, Conflict, NotFound
+from .store import Store
+
+NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD = 8
+# After the third failure in a row, each further failure locks the account for twice as long.
+FREE_FAILURES = 3
+MAX_LOCK = dt.timedelta(minutes=15)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def check_name(name: str, what: str = "name") -> str:
+    if not NAME.match(name):
+        raise ActionError(f"{what}: use 1 to 64 letters, digits, '.', '_', '-' or '@', not {name!r}.")
+    return name
+
+
+def check_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise ActionError(f"password: must be at least {MIN_PASSWORD} characters long.")
+    if len(password) > 1024:
+        raise ActionError("password: must be at most 1024 characters long.")
+    return password
+
+
+class Accounts:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------------------ users
+
+    def add(self, name: str, password: str) -> None:
+        check_name(name)
+        if self.store.user(name) is not None:
+            raise Conflict(f"name: a caregiver named {name!r} already exists (use `pillbox user passwd`).")
+        self.store.put_user(name, generate_password_hash(check_password(password)), _now().isoformat())
+
+    def set_password(self, name: str, password: str) -> None:
+        if self.store.user(name) is None:
+            raise NotFound(f"name: no caregiver named {name!r}.")
+        self.store.put_user(name, generate_password_hash(check_password(password)), _now().isoformat())
+
+    def remove(self, name: str) -> None:
+        if not self.store.delete_user(name):
+            raise NotFound(f"name: no caregiver named {name!r}.")
+
+    def names(self) -> list[str]:
+        return [u["name"] for u in self.store.users()]
+
+    def login(self, name: str, password: str, now: dt.datetime | None = None) -> tuple[bool, float]:
+        """(accepted, seconds to wait before the next try). Unknown names cost the same time."""
+        now = now or _now()
+        user = self.store.user(name) if NAME.match(name or "") else None
+        if user is None:
+            check_password_hash(_DUMMY, password)  # the same work as for a real account
+            return False, 0.0
+        locked = user["locked_until"]
+        if locked and dt.datetime.fromisoformat(locked) > now:
+            return False, (dt.datetime.fromisoformat(locked) - now).total_seconds()
+        if check_password_hash(user["password_hash"], password):
+            self.store.login_result(name, 0, None)
+            return True, 0.0
+        failed = user["failed_logins"] + 1
+        wait = dt.timedelta(0)
+        if failed > FREE_FAILURES:
+            wait = min(MAX_LOCK, dt.timedelta(seconds=2 ** (failed - FREE_FAILURES)))
+        self.store.login_result(name, failed, (now + wait).isoformat() if wait else None)
+        return False, wait.total_seconds()
+
+    # ----------------------------------------------------------------------------- tokens
+
+    def create_token(self, name: str) -> str:
+        check_name(name)
+        if any(t["name"] == name for t in self.store.tokens()):
+            raise Conflict(f"name: a token named {name!r} already exists.")
+        token = "pbx_" + secrets.token_urlsafe(32)
+        self.store.put_token(name, _hash(token), _now().isoformat())
+        return token
+
+    def revoke_token(self, name: str) -> None:
+        if not self.store.delete_token(name):
+            raise NotFound(f"name: no token named {name!r}.")
+
+    def token_names(self) -> list[dict[str, str | None]]:
+        return self.store.tokens()
+
+    def check_token(self, token: str) -> str | None:
+        """The token's name, or None."""
+        if not token or len(token) > 200:
+            return None
+        row = self.store.token_by_hash(_hash(token))
+        return row["name"] if row else None
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+_DUMMY = generate_password_hash(secrets.token_hex(8))

@@ -1,0 +1,133 @@
+"""Authentication, sessions, tokens and CSRF (SPEC section 10)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from device.accounts import Accounts
+
+from .conftest import PASSWORD, Caregiver, csrf_of
+
+PROTECTED_GET = ["/", "/fragment", "/history", "/history.csv"]
+API_GET = ["/api/v1/status", "/api/v1/doses", "/api/v1/events", "/api/v1/alerts", "/api/v1/openapi.json"]
+API_POST = [
+    "/api/v1/alerts/x/ack",
+    "/api/v1/refills",
+    "/api/v1/refill-mode",
+    "/api/v1/away",
+    "/api/v1/doses/baclofen/2026-11-02T14:00/skip",
+    "/api/v1/doses/baclofen/2026-11-02T14:00/taken",
+    "/api/v1/mock/press",
+]
+
+
+@pytest.mark.parametrize("path", PROTECTED_GET)
+def test_pages_redirect_to_login(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("path", API_GET)
+def test_api_reads_answer_401_json(client, path):
+    response = client.get(path)
+    assert response.status_code == 401 and "error" in response.get_json()
+
+
+@pytest.mark.parametrize("path", API_POST)
+def test_api_writes_answer_401_json(client, path):
+    response = client.post(path, json={})
+    assert response.status_code == 401 and "error" in response.get_json()
+    assert client.delete("/api/v1/away").status_code == 401
+
+
+def test_healthz_is_public_and_impersonal(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}
+    assert "Baclofen" not in response.get_data(as_text=True)
+
+
+def test_healthz_503_when_the_database_is_gone(client, rig):
+    rig.daemon.store.close()
+    assert client.get("/healthz").status_code == 503
+
+
+def test_login_wrong_password_then_right(client):
+    page = client.get("/login")
+    token = csrf_of(page.get_data(as_text=True))
+    bad = client.post("/login", data={"name": "carer", "password": "nope", "csrf_token": token})
+    assert bad.status_code == 401 and "Wrong name or password" in bad.get_data(as_text=True)
+    good = client.post("/login", data={"name": "carer", "password": PASSWORD, "csrf_token": token})
+    assert good.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_login_form_needs_its_csrf_token(client):
+    response = client.post("/login", data={"name": "carer", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 302
+
+
+def test_session_cookie_is_httponly_and_samesite(client):
+    page = client.get("/login")
+    token = csrf_of(page.get_data(as_text=True))
+    response = client.post("/login", data={"name": "carer", "password": PASSWORD, "csrf_token": token})
+    cookie = response.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
+
+
+def test_failed_logins_slow_down_per_account(rig, app):
+    accounts = Accounts(rig.daemon.store)
+    now = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+    waits = []
+    for _ in range(6):  # each try after the lock of the one before has passed
+        waits.append(accounts.login("carer", "wrong", now)[1])
+        now += dt.timedelta(seconds=waits[-1] + 0.1)
+    assert waits[:3] == [0, 0, 0] and 0 < waits[3] < waits[4] < waits[5]
+    now -= dt.timedelta(seconds=waits[-1])
+    assert accounts.login("carer", PASSWORD, now)[0] is False  # locked: even the right password waits
+    later = now + dt.timedelta(seconds=waits[-1] + 1)
+    assert accounts.login("carer", PASSWORD, later) == (True, 0.0)
+    assert accounts.login("nobody", "x", now) == (False, 0.0)
+
+
+def test_locked_account_says_when_to_try_again(client, rig, app):
+    for _ in range(5):
+        Accounts(rig.daemon.store).login("carer", "wrong")
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    response = client.post("/login", data={"name": "carer", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 401 and "try again in" in response.get_data(as_text=True)
+
+
+def test_logout_ends_the_session(client):
+    carer = Caregiver(client)
+    assert carer.form("/logout", {}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_session_json_requests_need_csrf(carer):
+    without = carer.client.post("/api/v1/refill-mode")
+    assert without.status_code == 400 and without.get_json()["field"] == "csrf_token"
+    assert carer.post("/api/v1/refill-mode").status_code == 200
+    form = carer.client.post("/actions/refill-mode", data={})
+    assert form.status_code == 400
+
+
+def test_tokens_need_no_csrf_and_bad_tokens_are_refused(client, token):
+    ok = client.post("/api/v1/refill-mode", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200
+    bad = client.get("/api/v1/status", headers={"Authorization": "Bearer pbx_not-a-token"})
+    assert bad.status_code == 401
+    assert client.get("/", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_revoked_token_stops_working(client, token, rig):
+    Accounts(rig.daemon.store).revoke_token("home-assistant")
+    assert client.get("/api/v1/status", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_tokens_and_passwords_are_stored_hashed(rig, token):
+    db = rig.daemon.store.db
+    assert token not in str(list(db.execute("SELECT * FROM tokens")))
+    assert PASSWORD not in str(list(db.execute("SELECT * FROM users")))

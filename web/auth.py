@@ -1,0 +1,115 @@
+"""Login, logout, sessions, API tokens and CSRF: every route but /healthz, /login and static needs one."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from .services import services
+
+bp = Blueprint("auth", __name__)
+csrf = CSRFProtect()
+F = TypeVar("F", bound=Callable[..., Any])
+UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        return header[7:].strip()
+    return None
+
+
+def identify() -> None:
+    """Who is asking: a session's caregiver, or an API token's name. CSRF for sessions only."""
+    g.user = None
+    g.token = None
+    token = _bearer()
+    if token is not None:
+        g.token = services().accounts.check_token(token)
+        return
+    user = session.get("user")
+    if user and services().accounts.store.user(user) is not None:
+        g.user = user
+        if request.method in UNSAFE:
+            csrf.protect()
+
+
+def json_error(status: int, message: str, field: str | None = None) -> Any:
+    body: dict[str, Any] = {"error": message}
+    if field is not None:
+        body["field"] = field
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def login_required(view: F) -> F:
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if g.get("user") is None and g.get("token") is None:
+            if is_api():
+                return json_error(401, "authentication required: log in or send Authorization: Bearer <token>")
+            return redirect(url_for("auth.login", next=request.full_path if request.args else request.path))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapped)
+
+
+def csrf_failed(error: CSRFError) -> Any:
+    if is_api():
+        return json_error(400, f"csrf_token: {error.description} Send it in the X-CSRFToken header.", "csrf_token")
+    return render_template("error.html", title="Form expired", message=error.description), 400
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    if request.method == "POST":
+        csrf.protect()
+        name = request.form.get("name", "").strip()
+        password = request.form.get("password", "")
+        accepted, wait = services().accounts.login(name, password)
+        if accepted:
+            session.clear()
+            session.permanent = True
+            session["user"] = name
+            target = request.args.get("next") or ""
+            if not target.startswith("/") or target.startswith("//"):
+                target = url_for("pages.dashboard")
+            return redirect(target)
+        time.sleep(0.5)  # every failure costs time; repeated ones lock the account for longer
+        if wait:
+            flash(f"Too many failed attempts: try again in {int(wait) + 1} seconds.", "error")
+        else:
+            flash("Wrong name or password.", "error")
+        return render_template("login.html", name=name), 401
+    return render_template("login.html", name="")
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Any:
+    if g.get("user") is None:
+        abort(401)
+    session.clear()
+    flash("Logged out.", "info")
+    return redirect(url_for("auth.login"))

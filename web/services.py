@@ -1,0 +1,27 @@
+"""What the web layer is given: the daemon (engine, store, hardware) and the accounts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from device.accounts import Accounts
+from device.daemon import Daemon
+from device.engine.model import Config
+
+
+@dataclass
+class Services:
+    config: Config
+    daemon: Daemon
+    accounts: Accounts
+
+    @property
+    def mock(self) -> bool:
+        return self.daemon.hardware.is_mock
+
+
+def services() -> Services:
+    found: Services = current_app.extensions["pillbox"]
+    return found

@@ -29,6 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="the daemon: scheduler, GPIO, MQTT, web")
     run.add_argument("--mock-hardware", action="store_true", help="use virtual pins (no GPIO needed)")
     sub.add_parser("check", parents=[common], help="validate the configuration and print each plan")
+    demo = sub.add_parser("demo", help="the whole daemon on a virtual dispenser, the page on :8080")
+    demo.add_argument("--port", type=int, default=8080, help="the page's port (default 8080)")
+    user = sub.add_parser("user", parents=[common], help="caregiver accounts: add, remove, passwd, list")
+    user.add_argument("action", choices=["add", "remove", "passwd", "list"])
+    user.add_argument("name", nargs="?")
+    token = sub.add_parser("token", parents=[common], help="API tokens: create (printed once), list, revoke")
+    token.add_argument("action", choices=["create", "list", "revoke"])
+    token.add_argument("name", nargs="?")
+    report = sub.add_parser("report", parents=[common], help="adherence per medication and day, for the clinician")
+    report.add_argument("--from", dest="first", required=True, metavar="D")
+    report.add_argument("--to", dest="last", required=True, metavar="D")
+    report.add_argument("--csv", action="store_true", help="CSV instead of a table")
     sim = sub.add_parser("simulate", parents=[common], help="run a scenario on a virtual clock")
     sim.add_argument("--scenario", required=True, metavar="S", help="scenario file (TOML)")
     sim.add_argument("--out", metavar="FILE", help="write the events here instead of standard output")
@@ -82,7 +94,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(config, mock=args.mock_hardware or config.hardware.pin_factory == "mock")
 
 
-COMMANDS = {"run": cmd_run, "check": cmd_check, "simulate": cmd_simulate}
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .admin import demo_command
+
+    return demo_command(port=args.port)
+
+
+def _needs_name(args: argparse.Namespace, parser_name: str) -> None:
+    if args.action != "list" and not args.name:
+        print(f"pillbox {parser_name} {args.action}: NAME is required", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    from .admin import user_command
+
+    _needs_name(args, "user")
+    return user_command(_load(args), args.action, args.name)
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from .admin import token_command
+
+    _needs_name(args, "token")
+    return token_command(_load(args), args.action, args.name)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .admin import report_command
+
+    return report_command(_load(args), args.first, args.last, args.csv)
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "check": cmd_check,
+    "simulate": cmd_simulate,
+    "demo": cmd_demo,
+    "user": cmd_user,
+    "token": cmd_token,
+    "report": cmd_report,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,7 +69,11 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
         if request.path.startswith("/api/"):
-            return auth.json_error(error.code or 500, error.description or error.name)
+            response = auth.json_error(error.code or 500, error.description or error.name)
+            for name, value in error.get_headers():
+                if name.lower() != "content-type":
+                    response.headers[name] = value  # Allow on 405, say
+            return response
         return error
 
     @app.errorhandler(Exception)

@@ -90,18 +90,7 @@ REPORT_COLUMNS = ["date", "medication", "planned", "taken", "late", "missed", "s
 
 def report_rows(store: Store, first: dt.date, last: dt.date) -> list[dict[str, object]]:
     """Per medication and local day: doses planned (with a record) and what became of them."""
-    with store._lock:
-        rows = store.db.execute(
-            "SELECT local_date, medication, state, COUNT(*) "
-            "FROM doses WHERE local_date BETWEEN ? AND ? AND closed=1 GROUP BY local_date, medication, state",
-            (first.isoformat(), last.isoformat()),
-        ).fetchall()
-        late_rows = store.db.execute(
-            "SELECT local_date, medication, COUNT(*) FROM events e JOIN doses d USING (dose_id) "
-            "WHERE e.event_type='dose_taken' AND json_extract(e.json, '$.on_time') = 0 "
-            "AND d.local_date BETWEEN ? AND ? GROUP BY local_date, medication",
-            (first.isoformat(), last.isoformat()),
-        ).fetchall()
+    rows, late_rows = store.report_counts(first.isoformat(), last.isoformat())
     table: dict[tuple[str, str], dict[str, int]] = {}
     for day, med, state, count in rows:
         table.setdefault((day, med), {})[state] = count

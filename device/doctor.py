@@ -14,6 +14,7 @@ import grp
 import os
 import pwd
 import shutil
+import socket
 import sqlite3
 import ssl
 import subprocess
@@ -224,10 +225,9 @@ def broker_problem(m: MqttConfig, client_id: str, password: str | None, timeout:
     client.connect_timeout = timeout
     try:
         if m.tls:
-            try:
-                client.tls_set(m.ca_file or None, m.client_cert or None, m.client_key or None)
-            except (OSError, ValueError) as exc:
-                return f"the TLS files cannot be used ({exc})", "check [mqtt] ca_file, client_cert and client_key"
+            if problem := tls_problem(m, timeout):
+                return problem
+            client.tls_set(m.ca_file or None, m.client_cert or None, m.client_key or None)
         client.connect(m.host, m.port, keepalive=max(10, int(timeout * 2)))
         end = time.monotonic() + timeout
         while not answer and time.monotonic() < end:
@@ -255,6 +255,22 @@ def broker_problem(m: MqttConfig, client_id: str, password: str | None, timeout:
             "check [mqtt] username and the password in password_file against the broker's users",
         )
     return None
+
+
+def tls_problem(m: MqttConfig, timeout: float) -> tuple[str, str] | None:
+    """A TLS handshake of our own first: paho leaves the socket of a failed handshake open."""
+    try:
+        context = ssl.create_default_context(cafile=m.ca_file or None)
+        if m.client_cert:
+            context.load_cert_chain(m.client_cert, m.client_key or None)
+    except (OSError, ValueError) as exc:
+        return f"the TLS files cannot be used ({exc})", "check [mqtt] ca_file, client_cert and client_key"
+    with socket.create_connection((m.host, m.port), timeout=timeout) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname=m.host):
+                return None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            return f"TLS failed ({exc})", "check tls, ca_file, the broker's certificate and name, and the port"
 
 
 def check_clock(sysm: System) -> Line:
@@ -333,10 +349,16 @@ def check_database(config: Config, sysm: System) -> Line:
 
 
 def integrity_problems(path: str) -> list[str]:
-    """`PRAGMA integrity_check` on a read-only connection: [] when the database is sound."""
-    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
-    db = sqlite3.connect(uri, uri=True, timeout=5)
+    """`PRAGMA integrity_check` with every write forbidden: [] when the database is sound."""
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}"
     try:
+        # Opened for writing only so that SQLite can tidy its WAL side files on close, as the last
+        # connection does; query_only forbids any change. A mode=ro connection would leave them behind.
+        db = sqlite3.connect(f"{uri}?mode=rw", uri=True, timeout=5)
+    except sqlite3.OperationalError:
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=5)
+    try:
+        db.execute("PRAGMA query_only = ON")
         rows = [str(row[0]) for row in db.execute("PRAGMA integrity_check")]
     finally:
         db.close()

@@ -346,6 +346,24 @@ class Store:
             ).fetchall()
         return [json.loads(r[0]) for r in rows], int(total)
 
+    def report_counts(
+        self, first: str, last: str
+    ) -> tuple[list[tuple[str, str, str, int]], list[tuple[str, str, int]]]:
+        """(local date, medication, state, count) of closed doses, and (date, medication, late intakes)."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT local_date, medication, state, COUNT(*) FROM doses "
+                "WHERE local_date BETWEEN ? AND ? AND closed=1 GROUP BY local_date, medication, state",
+                (first, last),
+            ).fetchall()
+            late = self.db.execute(
+                "SELECT d.local_date, d.medication, COUNT(*) FROM events e JOIN doses d ON d.dose_id = e.dose_id "
+                "WHERE e.event_type='dose_taken' AND json_extract(e.json, '$.on_time') = 0 AND d.closed=1 "
+                "AND d.local_date BETWEEN ? AND ? GROUP BY d.local_date, d.medication",
+                (first, last),
+            ).fetchall()
+        return [tuple(r) for r in rows], [tuple(r) for r in late]  # type: ignore[misc]
+
     # ------------------------------------------------------------------- caregivers and tokens
 
     def user(self, name: str) -> dict[str, Any] | None:

@@ -21,7 +21,8 @@ PASSWORD = "correct horse battery"
 
 
 def web_config(tmp_path: Path, med: str | None = None) -> str:
-    return config_toml(med or med_toml(), device=f'state_dir = "{tmp_path / "state"}"')
+    extra = 'interactions = ["alcohol"]\nstorage = "Dry, dark place."\nnotes = "Do not drive until you know."'
+    return config_toml(med or med_toml(extra=extra), device=f'state_dir = "{tmp_path / "state"}"')
 
 
 @pytest.fixture

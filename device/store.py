@@ -362,7 +362,7 @@ class Store:
                 "AND d.local_date BETWEEN ? AND ? GROUP BY d.local_date, d.medication",
                 (first, last),
             ).fetchall()
-        return [tuple(r) for r in rows], [tuple(r) for r in late]  # type: ignore[misc]
+        return [tuple(r) for r in rows], [tuple(r) for r in late]
 
     # ------------------------------------------------------------------- caregivers and tokens
 

@@ -161,14 +161,15 @@ fi
 # ------------------------------------------------------------------------------------------- unit
 install -d -m 0755 "$units"
 install -m 0644 "$here/pillbox.service" "$units/pillbox.service"
-started=no
+service="installed, not enabled (systemctl was not called)"
 if [ "$use_systemctl" = yes ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl daemon-reload
     systemctl enable pillbox.service
+    service="enabled; not started yet: edit the config first"
     if [ "$fresh" = no ] || [ "$force_start" = yes ]; then
         # --no-block: start-up may wait minutes for a synchronised clock.
         systemctl restart --no-block pillbox.service
-        started=yes
+        service="enabled and (re)starting"
     fi
 else
     say "not calling systemctl (--prefix, --no-systemctl, or systemd is not running)"
@@ -191,7 +192,7 @@ Pillbox is installed.
   program   /opt/pillbox/venv/bin/pillbox (also on the PATH as pillbox)
   config    /etc/pillbox/pillbox.toml
   data      /var/lib/pillbox (the database; back it up: /opt/pillbox/docs/backup.md)
-  service   pillbox.service ($([ "$started" = yes ] && echo "enabled, starting" || echo "enabled, not started"))
+  service   pillbox.service ($service)
   page      http://$name.local:$port/${address:+  or  http://$address:$port/}
 
 Next steps:
@@ -200,7 +201,8 @@ Next steps:
   2. Check it:                      sudo pillbox check
   3. Broker password, if any:       put it alone in /etc/pillbox/mqtt-password (chmod 600) and set
                                     password_file = "/run/credentials/pillbox.service/mqtt-password"
-  4. Start (or restart) it:         sudo systemctl restart pillbox
+  4. Start it, now and at boot:     sudo systemctl enable --now pillbox
+     after each change to the config: sudo systemctl restart pillbox
   5. A caregiver login:             sudo -u pillbox pillbox user add NAME
   6. Check the whole installation:  sudo pillbox doctor
 EOF

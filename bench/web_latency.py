@@ -23,14 +23,14 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from device.accounts import Accounts  # noqa: E402
-from device.config import parse_config  # noqa: E402
-from device.daemon import Daemon  # noqa: E402
-from device.hardware import Hardware, make_factory  # noqa: E402
-from device.scenario import parse_scenario  # noqa: E402
-from device.service import start_web  # noqa: E402
-from device.simulate import Simulation  # noqa: E402
-from device.store import Store  # noqa: E402
+from device.accounts import Accounts
+from device.config import parse_config
+from device.daemon import Daemon
+from device.hardware import Hardware, make_factory
+from device.scenario import parse_scenario
+from device.service import start_web
+from device.simulate import Simulation
+from device.store import Store
 
 CONFIG = """
 [device]

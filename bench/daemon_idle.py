@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,9 @@ state_dir = "{state}"
 clock_sync_wait_minutes = 0
 [mqtt]
 enabled = false
+[web]
+host = "127.0.0.1"
+port = {port}
 [[medication]]
 name = "Baclofen"
 strength_mg = 10
@@ -43,6 +47,12 @@ taper_required = false
   times = {vitamin}
   dose_mg = 1
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def rss_kb(pid: int) -> int:
@@ -69,6 +79,7 @@ def main() -> None:
         config.write_text(
             CONFIG.format(
                 state=Path(tmp) / "state",
+                port=free_port(),
                 baclofen=json.dumps(sorted(slot[:3])),
                 vitamin=json.dumps([slot[3]]),
             )

@@ -14,7 +14,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from .broker import Broker
+from .broker import Broker, free_port
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "a condition") -> Any:
@@ -108,6 +108,7 @@ def mqtt_config(tmp_path: Path, port: int, extra: str = "", med_times: str | Non
     times = med_times or json.dumps(sorted([slot, later]))
     return (
         f'[device]\ntimezone = "UTC"\nstate_dir = "{tmp_path / "state"}"\nclock_sync_wait_minutes = 0\n'
+        f'[web]\nhost = "127.0.0.1"\nport = {free_port()}\n'
         f'[mqtt]\nhost = "127.0.0.1"\nport = {port}\n{extra}\n'
         '[[medication]]\nname = "Baclofen"\nstrength_mg = 10\nstock = 30\n'
         "early_minutes = 30\nlate_after_minutes = 30\nmissed_after_minutes = 60\n"

@@ -33,6 +33,7 @@ PATTERNS: dict[Sound, list[tuple[float, float]]] = {
     Sound.HIGH: [(0.1, 0.08)] * 5 + [(0.1, 0.4)] + [(0.1, 0.08)] * 4,
     Sound.BEEP: [(0.08, 0.0)],
 }
+MOCK_ACTIONS = ("lid_open", "lid_close", "press", "hold")
 TONES = {Sound.LOW: 440.0, Sound.MEDIUM: 523.0, Sound.HIGH: 880.0, Sound.BEEP: 660.0}
 
 
@@ -325,6 +326,22 @@ class Hardware:
     def mock_button(self, pressed: bool) -> None:
         pin = self._mock_pin(self.config.button)
         pin.drive_low() if pressed else pin.drive_high()
+
+    def mock(self, action: str) -> None:
+        """One of MOCK_ACTIONS on the virtual dispenser; a hold keeps the button down for
+        help_hold_seconds and releases it in the background."""
+        if action == "lid_open":
+            self.mock_lid(True)
+        elif action == "lid_close":
+            self.mock_lid(False)
+        elif action == "press":
+            self.mock_button(True)
+            self.mock_button(False)
+        elif action == "hold":
+            self.mock_button(True)
+            _timer(self.config.help_hold_seconds + 0.2, lambda: self.mock_button(False))
+        else:
+            raise ValueError(f"action: must be one of {', '.join(MOCK_ACTIONS)}, not {action!r}")
 
     # ------------------------------------------------------------------------------ closing
 

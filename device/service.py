@@ -7,18 +7,16 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections.abc import Callable, Mapping
 from types import FrameType
 from typing import Any, TextIO
 
 from .daemon import Daemon
 from .engine.model import Config
-from .hardware import Hardware, HardwareError, make_factory
+from .hardware import MOCK_ACTIONS, Hardware, HardwareError, make_factory
 from .store import Store, StoreError
 
 log = logging.getLogger("pillbox")
-MOCK_COMMANDS = ("lid_open", "lid_close", "press", "hold")
 
 
 def database_path(config: Config) -> str:
@@ -82,27 +80,16 @@ def build(config: Config, *, mock: bool, web: bool = True, environ: Mapping[str,
     return daemon
 
 
-def mock_console(daemon: Daemon, stream: TextIO, hold: Callable[[float], None]) -> None:
+def mock_console(daemon: Daemon, stream: TextIO) -> None:
     """On mock hardware, lines on standard input act on the virtual dispenser."""
-    hw = daemon.hardware
     for line in stream:
         command = line.strip()
         if not command:
             continue
         try:
-            if command == "lid_open":
-                hw.mock_lid(True)
-            elif command == "lid_close":
-                hw.mock_lid(False)
-            elif command == "press":
-                hw.mock_button(True)
-                hw.mock_button(False)
-            elif command == "hold":
-                hw.mock_button(True)
-                hold(daemon.config.hardware.help_hold_seconds + 0.2)
-                hw.mock_button(False)
-            else:
-                log.warning("unknown mock command %r (one of: %s)", command, ", ".join(MOCK_COMMANDS))
+            daemon.hardware.mock(command)
+        except ValueError as exc:
+            log.warning("unknown mock command: %s", exc)
         except Exception:
             log.exception("mock command %r failed", command)
 
@@ -145,9 +132,7 @@ def run(config: Config, *, mock: bool) -> int:
 
     def console() -> None:
         if daemon.hardware.is_mock:
-            log.info("mock hardware: type %s on standard input to act on the dispenser", ", ".join(MOCK_COMMANDS))
-            threading.Thread(
-                target=mock_console, args=(daemon, sys.stdin, time.sleep), daemon=True, name="mock-console"
-            ).start()
+            log.info("mock hardware: type %s on standard input to act on the dispenser", ", ".join(MOCK_ACTIONS))
+            threading.Thread(target=mock_console, args=(daemon, sys.stdin), daemon=True, name="mock-console").start()
 
     return serve(daemon, console)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
 from typing import Any
 
 from device.engine.events import EVENT_TYPES, to_json
 from device.engine.state import Dose
 from device.errors import ActionError
+from device.hardware import MOCK_ACTIONS
 from device.status import alert_list, device_state
 
 from .services import services
@@ -47,6 +47,8 @@ def parse_time(value: Any, field: str) -> dt.datetime:
         moment = dt.datetime.fromisoformat(value.strip())
     except ValueError:
         raise BadInput(field, f"expected a date and time like 2026-11-26T08:30, not {value[:40]!r}.") from None
+    if not 2000 <= moment.year <= 2200:
+        raise BadInput(field, f"expected a date and time between the years 2000 and 2200, not {value[:40]!r}.")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=services().config.tz, fold=0)
     return moment.astimezone(dt.UTC)
@@ -54,9 +56,12 @@ def parse_time(value: Any, field: str) -> dt.datetime:
 
 def parse_date(value: Any, field: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(str(value))
+        day = dt.date.fromisoformat(str(value))
     except ValueError:
         raise BadInput(field, f"expected a date like 2026-11-26, not {str(value)[:40]!r}.") from None
+    if not 2000 <= day.year <= 2200:
+        raise BadInput(field, f"expected a date between the years 2000 and 2200, not {str(value)[:40]!r}.")
+    return day
 
 
 def parse_int(value: Any, field: str, low: int, high: int, default: int | None = None) -> int:
@@ -249,24 +254,9 @@ def _dose(dose_id: str) -> dict[str, Any]:
     return dose_json(dose)
 
 
-MOCK_ACTIONS = ("lid_open", "lid_close", "press", "hold")
-
-
 def mock(action: str) -> dict[str, Any]:
     hw = services().daemon.hardware
-    if action == "lid_open":
-        hw.mock_lid(True)
-    elif action == "lid_close":
-        hw.mock_lid(False)
-    elif action == "press":
-        hw.mock_button(True)
-        hw.mock_button(False)
-    elif action == "hold":
-        # A hold as the pins see it: the button down for help_hold_seconds (released in the background).
-        hw.mock_button(True)
-        release = threading.Timer(services().config.hardware.help_hold_seconds + 0.2, lambda: hw.mock_button(False))
-        release.daemon = True
-        release.start()
-    else:
+    if action not in MOCK_ACTIONS:
         raise BadInput("action", f"must be one of {', '.join(MOCK_ACTIONS)}.")
+    hw.mock(action)
     return {"hardware": hw.snapshot()}

@@ -137,7 +137,7 @@ def _history_query() -> dict[str, Any]:
         if args.get("to"):
             day = dt.date.fromisoformat(args["to"]) + dt.timedelta(days=1)
             end = dt.datetime.combine(day, dt.time(), tz).astimezone(dt.UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         flash("Dates must look like 2026-11-26.", "error")
         start = end = None
     return {

@@ -162,3 +162,11 @@ def test_openapi_document_lists_every_route(client, token):
         "/status", "/doses", "/events", "/alerts", "/alerts/{alert_id}/ack", "/refills", "/refill-mode", "/away",
         "/doses/{dose_id}/skip", "/doses/{dose_id}/taken", "/openapi.json", "/mock/{action}",
     }  # fmt: skip
+
+
+def test_times_out_of_range_are_400_not_500(client, token):
+    # Found by schemathesis: a year-1 time with an offset overflowed on conversion to UTC.
+    response = client.post("/api/v1/away", json={"until": "0001-01-01T00:01:00+00:05"}, headers=auth(token))
+    assert response.status_code == 400 and response.get_json()["field"] == "until"
+    days = client.get("/api/v1/doses?from=0001-01-01", headers=auth(token))
+    assert days.status_code == 400 and days.get_json()["field"] == "from"

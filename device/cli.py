@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", parents=[common], help="API tokens: create (printed once), list, revoke")
     token.add_argument("action", choices=["create", "list", "revoke"])
     token.add_argument("name", nargs="?")
+    sub.add_parser("doctor", parents=[common], help="check config, GPIO, broker, clock, storage, database, service")
     report = sub.add_parser("report", parents=[common], help="adherence per medication and day, for the clinician")
     report.add_argument("--from", dest="first", required=True, metavar="D")
     report.add_argument("--to", dest="last", required=True, metavar="D")
@@ -126,7 +127,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return report_command(_load(args), args.first, args.last, args.csv)
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import run_doctor
+
+    return run_doctor(args.config, os.environ)
+
+
 COMMANDS = {
+    "doctor": cmd_doctor,
     "run": cmd_run,
     "check": cmd_check,
     "simulate": cmd_simulate,

@@ -18,7 +18,6 @@ from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
-from apscheduler.triggers.interval import IntervalTrigger
 
 from .clock import StepWatch, clock_synchronised, utc_now
 from .engine.engine import Engine
@@ -68,6 +67,7 @@ class Daemon:
         self.done = threading.Event()  # a stop was asked for (signal) or a thread failed
         self.closed = False
         self.scheduling = True
+        self.heartbeat_seconds: float = HEARTBEAT_SECONDS
         self.scheduler = BackgroundScheduler(
             timezone=dt.UTC,
             executors={"default": ThreadPoolExecutor(1)},
@@ -109,10 +109,8 @@ class Daemon:
         self.scheduling = schedule
         if not schedule:
             return
-        self.scheduler.add_job(
-            self.heartbeat, IntervalTrigger(seconds=HEARTBEAT_SECONDS), id="heartbeat", replace_existing=True
-        )
         self.scheduler.start()
+        threading.Thread(target=self._heartbeat_clock, name="heartbeat", daemon=True).start()
         self._reschedule()
         log.info("started: %d medication(s), next wake-up %s", len(self.config.medications), self.next_wakeup())
 
@@ -171,6 +169,20 @@ class Daemon:
     def wake(self) -> None:
         """The scheduled instant has come: let the engine and the prompts act."""
         self.call(lambda engine, now: engine.tick(now))
+
+    def _heartbeat_clock(self) -> None:
+        """Every `heartbeat_seconds` on the monotonic clock, hand the heartbeat to the scheduler.
+
+        Counting on the monotonic clock keeps the beat regular when the wall clock steps back (an
+        interval trigger would wait out the step). Running the beat as a scheduler job means a hung
+        scheduler runs no heartbeat, so the watchdog goes unfed.
+        """
+        while not self.done.wait(self.heartbeat_seconds):
+            try:
+                self.scheduler.add_job(self.heartbeat, id="heartbeat", replace_existing=True)
+            except Exception:
+                if not self.closed:
+                    log.exception("cannot schedule the heartbeat")
 
     def heartbeat(self) -> None:
         """Every 15 s: watch the clock (steps, sync) and tell the watchdog we are alive."""

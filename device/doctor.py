@@ -115,18 +115,21 @@ def run_doctor(
             print(problem, file=err)
         return 2
     failed = False
-    checks: list[Callable[[], Line]] = [
-        lambda: check_config(config),
-        lambda: check_gpio(config, sysm),
-        lambda: check_broker(config.mqtt, config.device.id, sysm),
-        lambda: check_clock(sysm),
-        lambda: check_state_dir(config.device.state_dir, sysm),
-        lambda: check_disk(config.device.state_dir, sysm),
-        lambda: check_database(config, sysm),
-        lambda: check_service(sysm),
+    checks: list[tuple[str, Callable[[], Line]]] = [
+        ("config", lambda: check_config(config)),
+        ("GPIO", lambda: check_gpio(config, sysm)),
+        ("MQTT", lambda: check_broker(config.mqtt, config.device.id, sysm)),
+        ("clock", lambda: check_clock(sysm)),
+        ("state directory", lambda: check_state_dir(config.device.state_dir, sysm)),
+        ("disk", lambda: check_disk(config.device.state_dir, sysm)),
+        ("database", lambda: check_database(config, sysm)),
+        ("service", lambda: check_service(sysm)),
     ]
-    for check in checks:
-        line = check()
+    for name, check in checks:
+        try:
+            line = check()
+        except Exception as exc:  # one broken check must not hide the others
+            line = Line(Level.FAIL, f"{name}: the check itself failed ({exc!r})", "see the message; run as root")
         failed = failed or line.level is Level.FAIL
         print(line, file=out)
         out.flush()

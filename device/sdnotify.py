@@ -109,6 +109,7 @@ class Watchdog:
                 self._say(*lines)
 
     def stopping(self) -> None:
+        """The daemon is shutting down cleanly: tell systemd before the slow goodbyes."""
         with self._lock:
             self.status = "Stopping."
             self._say("STOPPING=1", f"STATUS={self.status}")
@@ -121,7 +122,7 @@ def daemon_probes(daemon: Daemon, mqtt_loop_alive: Probe | None = None) -> dict[
         sched = daemon.scheduler
         thread = getattr(sched, "_thread", None)  # BackgroundScheduler's own thread
         alive = thread is not None and thread.is_alive()
-        return bool(sched.running and alive and sched.get_job("heartbeat") is not None)
+        return bool(sched.running and alive)
 
     probes: dict[str, Probe] = {"scheduler": scheduler, "database": daemon.store.ping}  # SELECT 1
     if mqtt_loop_alive is not None:

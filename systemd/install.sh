@@ -69,7 +69,9 @@ if [ -n "$prefix" ]; then
 elif [ "$(id -u)" -ne 0 ]; then
     die "run this as root (sudo $0), or give --prefix DIR"
 fi
-[ -f "$source_dir/pyproject.toml" ] && [ -d "$source_dir/device" ] || die "$source_dir is not a Pillbox source tree"
+if [ ! -f "$source_dir/pyproject.toml" ] || [ ! -d "$source_dir/device" ]; then
+    die "$source_dir is not a Pillbox source tree"
+fi
 if [ -z "$site" ]; then
     if [ -e /etc/rpi-issue ]; then site=yes; else site=no; fi
 fi

@@ -121,3 +121,16 @@ def test_demo_serves_the_page_with_a_dose_due_soon(tmp_path):
         if proc.stdout:
             proc.stdout.close()
     assert not Path(state).exists()
+
+
+def test_doctor_command_prints_one_line_per_check(tmp_path):
+    config = make_config(tmp_path)
+    (tmp_path / "state").mkdir()
+    done = pillbox("doctor", "--config", str(config))
+    lines = done.stdout.splitlines()
+    assert len(lines) == 8 and all(re.match(r"^(OK|WARN|FAIL) ", line) for line in lines), done.stdout
+    assert lines[0].startswith("OK  config")
+    assert done.returncode in (0, 1) and "Traceback" not in done.stderr
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[device]\nid = 'Not Valid!'\n")
+    assert pillbox("doctor", "--config", str(broken)).returncode == 2

@@ -84,7 +84,7 @@ def test_kill_9_before_due_inside_the_window_and_after_intake(tmp_path):
     config = tmp_path / "pillbox.toml"
     config.write_text(
         f'[device]\ntimezone = "UTC"\nstate_dir = "{tmp_path / "state"}"\nclock_sync_wait_minutes = 0\n'
-        f"[mqtt]\nenabled = false\n[web]\nhost = \"127.0.0.1\"\nport = {free_port()}\n"
+        f'[mqtt]\nenabled = false\n[web]\nhost = "127.0.0.1"\nport = {free_port()}\n'
         '[[medication]]\nname = "Baclofen"\nstrength_mg = 10\nstock = 30\n'
         "early_minutes = 30\nlate_after_minutes = 30\nmissed_after_minutes = 60\n"
         f'  [[medication.plan]]\n  start = "{(now - dt.timedelta(days=1)).date()}"\n'

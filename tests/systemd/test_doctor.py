@@ -396,3 +396,12 @@ def test_service_starting_or_not_enabled_is_a_warning(tmp_path):
     assert text.startswith("WARN service pillbox is starting (start)")
     _, text, _ = under_systemd(tmp_path, "loaded", "active", "running", "disabled")
     assert text.startswith("WARN service pillbox is active but disabled: it will not start at boot")
+
+
+def test_a_check_that_crashes_is_one_failed_line_not_a_traceback(tmp_path, state):
+    def broken() -> bool:
+        raise OSError("adjtimex unavailable")
+
+    code, lines, _ = doctor(write_config(tmp_path), healthy_system(clock_synchronised=broken))
+    assert code == 1 and len(lines) == 8
+    assert line(lines, "clock").startswith("FAIL clock: the check itself failed (OSError('adjtimex unavailable'))")

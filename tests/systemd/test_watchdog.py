@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobSubmissionEvent
-from apscheduler.triggers.interval import IntervalTrigger
 
 from device.mqtt import MqttBridge
 from device.sdnotify import Watchdog, notify, watchdog_seconds
 from device.store import Store
 
-from .conftest import wait_until
+from ..mqtt.broker import free_port
+from .conftest import DAEMON_CONFIG, wait_until
 
-FAST_BEAT = IntervalTrigger(seconds=0.05)  # the real heartbeat is every 15 s; the test cannot wait for that
+FAST_BEAT = 0.05  # seconds; the real heartbeat is every 15 s and the test cannot wait for that
 
 
 def test_notify_sends_one_datagram_to_a_path_socket(short_dir):
@@ -56,10 +60,10 @@ def test_ready_after_start_regular_pings_and_none_while_the_scheduler_thread_han
     daemon.scheduler.add_listener(
         lambda e: refused.append(e) if e.job_id == "heartbeat" else None, EVENT_JOB_MAX_INSTANCES
     )
+    daemon.heartbeat_seconds = FAST_BEAT
     daemon.start()
     first = notify_socket.wait_for("READY=1")
     assert first[0].split("\n")[0] == "READY=1"
-    daemon.scheduler.reschedule_job("heartbeat", trigger=FAST_BEAT)
     for _ in range(3):
         notify_socket.wait_for("WATCHDOG=1")
 
@@ -114,10 +118,10 @@ def test_a_probe_that_raises_counts_as_unhealthy_and_recovery_is_announced(notif
 
 def test_the_mqtt_loop_is_watched_but_a_broker_outage_is_not_a_fault(built_daemon, notify_socket, broker):
     daemon = built_daemon(notify_socket.environ, mqtt_port=broker.port)
+    daemon.heartbeat_seconds = FAST_BEAT
     daemon.start()
     notify_socket.wait_for("READY=1")
     wait_until(daemon.mqtt_connected, what="the broker connection")
-    daemon.scheduler.reschedule_job("heartbeat", trigger=FAST_BEAT)
     notify_socket.wait_for("WATCHDOG=1")
 
     broker.stop()  # the hub may be away for days: prompting goes on, and so does the watchdog
@@ -134,3 +138,50 @@ def test_the_mqtt_loop_is_watched_but_a_broker_outage_is_not_a_fault(built_daemo
     beats.clear()
     wait_until(lambda: len(beats) >= 3, what="three more heartbeats")
     assert not any("WATCHDOG=1" in m.split("\n") for m in notify_socket.drain())
+
+
+def test_pillbox_run_speaks_to_systemd_from_start_to_sigterm(tmp_path, notify_socket):
+    config = tmp_path / "pillbox.toml"
+    config.write_text(
+        DAEMON_CONFIG.format(state=tmp_path / "state", mqtt="false", port=1883)
+        + f'[web]\nhost = "127.0.0.1"\nport = {free_port()}\n'
+    )
+    env = {**os.environ, **notify_socket.environ, "WATCHDOG_USEC": "60000000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "device.cli", "run", "--config", str(config)],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        notify_socket.wait_for("READY=1", timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        notify_socket.wait_for("STOPPING=1", timeout=30)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "WatchdogSec" not in err  # 60 s leaves room for three missed heartbeats: no warning
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_a_watchdog_shorter_than_two_heartbeats_is_warned_about(built_daemon, notify_socket, caplog):
+    built_daemon({**notify_socket.environ, "WATCHDOG_USEC": "20000000"})
+    assert "WatchdogSec=20s is shorter than two heartbeats" in caplog.text
+
+
+def test_a_stopped_scheduler_is_not_fed(built_daemon, notify_socket):
+    daemon = built_daemon(notify_socket.environ)
+    daemon.start()
+    notify_socket.wait_for("READY=1")
+    dog = next(h.__self__ for h in daemon.heartbeat_hooks if isinstance(getattr(h, "__self__", None), Watchdog))
+    dog.beat()
+    notify_socket.wait_for("WATCHDOG=1")
+    daemon.scheduler.shutdown(wait=True)  # the scheduler's thread ends: nothing would ever wake the engine
+    dog.beat()
+    assert notify_socket.wait_for("STATUS=Unhealthy (scheduler): watchdog not fed.") == [
+        "STATUS=Unhealthy (scheduler): watchdog not fed."
+    ]

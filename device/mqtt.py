@@ -15,7 +15,9 @@ import queue
 import random
 import re
 import socket
+import ssl
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from .daemon import Daemon
 from .engine.events import EVENT_TYPES, Event
-from .engine.model import Config
+from .engine.model import Config, MqttConfig
 from .errors import ConfigError, NotFound
 from .status import alert_list, device_state
 
@@ -310,3 +312,64 @@ class MqttBridge:
 
     def waiting(self) -> int:
         return self.store.outbox_waiting()
+
+
+# ----------------------------------------------------------------------------- for the doctor
+
+
+def broker_problem(m: MqttConfig, client_id: str, password: str | None, timeout: float) -> tuple[str, str] | None:
+    """Connect once, as the daemon would (credentials, TLS); None if the broker accepts, else (why, what to do)."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
+    answer: list[Any] = []
+    client.on_connect = lambda c, u, flags, reason, props: answer.append(reason)
+    if m.username:
+        client.username_pw_set(m.username, password)
+    client.connect_timeout = timeout
+    try:
+        if m.tls:
+            if problem := tls_problem(m, timeout):
+                return problem
+            client.tls_set(m.ca_file or None, m.client_cert or None, m.client_key or None)
+        client.connect(m.host, m.port, keepalive=max(10, int(timeout * 2)))
+        end = time.monotonic() + timeout
+        while not answer and time.monotonic() < end:
+            if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and not answer:
+                return "the broker closed the connection before answering", "check port and tls (is it a TLS port?)"
+    except (ssl.SSLError, ssl.CertificateError) as exc:
+        return f"TLS failed ({exc})", "check tls, ca_file, the broker's certificate and name, and the port"
+    except ConnectionRefusedError:
+        return "nothing listens there", "is the broker running (systemctl status mosquitto)? check [mqtt] host and port"
+    except OSError as exc:
+        if isinstance(exc, TimeoutError) or "timed out" in str(exc):
+            return f"no answer within {timeout:g} s", "check the network, [mqtt] host and port, and any firewall"
+        return f"cannot connect ({exc.strerror or exc})", "check [mqtt] host and port and the network"
+    finally:
+        with contextlib.suppress(Exception):
+            client.disconnect()
+            client.loop_write()
+        client._reset_sockets()  # close paho's sockets now rather than at garbage collection
+    if not answer:
+        return f"no answer within {timeout:g} s", "check [mqtt] port and tls: is a broker listening there?"
+    reason = answer[0]
+    if reason.is_failure:
+        return (
+            f"the broker refused the connection ({reason})",
+            "check [mqtt] username and the password in password_file against the broker's users",
+        )
+    return None
+
+
+def tls_problem(m: MqttConfig, timeout: float) -> tuple[str, str] | None:
+    """A TLS handshake of our own first: paho leaves the socket of a failed handshake open."""
+    try:
+        context = ssl.create_default_context(cafile=m.ca_file or None)
+        if m.client_cert:
+            context.load_cert_chain(m.client_cert, m.client_key or None)
+    except (OSError, ValueError) as exc:
+        return f"the TLS files cannot be used ({exc})", "check [mqtt] ca_file, client_cert and client_key"
+    with socket.create_connection((m.host, m.port), timeout=timeout) as raw:
+        try:
+            with context.wrap_socket(raw, server_hostname=m.host):
+                return None
+        except (ssl.SSLError, ssl.CertificateError) as exc:
+            return f"TLS failed ({exc})", "check tls, ca_file, the broker's certificate and name, and the port"

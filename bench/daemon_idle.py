@@ -10,7 +10,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -18,6 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.mqtt.broker import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """
@@ -47,12 +50,6 @@ taper_required = false
   times = {vitamin}
   dose_mg = 1
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_kb(pid: int) -> int:

@@ -156,6 +156,8 @@ class Engine:
         elif lid_open and not self.dev.lid_open:
             self.dev.lid_open, self.dev.lid_opened_at = True, now
         self._advance(now, downtime=True)
+        for i in range(len(self.meds)):
+            self._check_stock(i, now)  # a dispenser started with too few tablets says so at once
         return self._flush()
 
     def stop(self, now: dt.datetime) -> list[Event]:

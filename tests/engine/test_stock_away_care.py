@@ -162,3 +162,13 @@ def test_acknowledge_is_idempotent_and_resolves_conditionless_alerts(rig):
     assert events == [] and alerts[0].resolved_at is not None
     with pytest.raises(NotFound):
         r.engine.acknowledge("no-such-alert", local("2026-11-02T10:07"))
+
+
+def test_low_stock_is_reported_at_the_first_start(rig):
+    r = rig(config_toml(med_toml(stock=6)))  # two days at three a day, warning at 7 days
+    events = r.start(local("2026-11-02T07:00"))
+    assert [(e["event_type"], e["stock"], e["days_of_supply"]) for e in of_type(events, "stock_low")] == [
+        ("stock_low", 6, 2.0)
+    ]
+    again = r.restart(local("2026-11-02T07:30"))
+    assert of_type(again, "stock_low") == []  # once per crossing, across restarts too

@@ -7,18 +7,17 @@ The engine never reads the clock: every call takes `now`. The daemon drives it f
 from __future__ import annotations
 
 import datetime as dt
-import math
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Protocol
 
 from ..errors import ActionError, Conflict, NotFound
 from . import messages as say
+from .detections import StopDetection, hours_of
 from .events import EVENT_TYPES, Event, Priority, iso, number
-from .model import Config, Medication, to_ug
+from .model import Config
 from .plan import DAY, DoseSpec, Schedule, local_midnight
 from .prompts import View
 from .state import (
@@ -31,15 +30,14 @@ from .state import (
     device_from_blob,
     device_to_blob,
 )
+from .supply import Supply
 
 MIN = dt.timedelta(minutes=1)
 HOUR = dt.timedelta(hours=1)
 EXTRA_ACCESS_AFTER = 30 * MIN
 LID_OPEN_ALERT_AFTER = 10 * MIN
 REFILL_MODE_FOR = 15 * MIN
-REMIND_EVERY = 6 * HOUR
 ACK_QUIET_FOR = 12 * HOUR
-REDUCTION_SPAN = 48 * HOUR
 CLOSED_KEPT = 64  # closed doses kept in memory per medication (covers 48 h and the stop rule)
 
 
@@ -71,11 +69,7 @@ class Store(Protocol):
     ) -> None: ...
 
 
-def _hours(delta: dt.timedelta) -> float:
-    return round(delta.total_seconds() / 3600, 1)
-
-
-class Engine:
+class Engine(StopDetection, Supply):
     """Decides every dose's fate and every alert, one instant at a time."""
 
     def __init__(self, config: Config, store: Store, *, new_id: Callable[[], str] | None = None) -> None:
@@ -421,7 +415,7 @@ class Engine:
             "dose_due": self.view(now).due,
             "last_taken_at": iso(max(intakes)) if intakes else None,
             "hours_since_last_dose": {
-                m.name: (_hours(now - ms.last_intake_at) if ms.last_intake_at else None)
+                m.name: (hours_of(now - ms.last_intake_at) if ms.last_intake_at else None)
                 for m, ms in zip(self.meds, self._med_states(), strict=True)
             },
             "lid": "open" if self.dev.lid_open else "closed",
@@ -441,14 +435,6 @@ class Engine:
             if d.state is DoseState.TAKEN and d.taken_at is not None
         }
         return sum(1 for d in seen.values() if d.taken_at and d.taken_at.astimezone(self.tz).date() == today)
-
-    def days_of_supply(self, i: int, now: dt.datetime) -> float | None:
-        """Days from now until the first planned dose the stock cannot cover; None if it covers all."""
-        uncovered, exhausted = self._first_uncovered(i, now, horizon=None)
-        if uncovered is None:
-            return None if exhausted else 3650.0
-        days = (uncovered.scheduled_for - now) / DAY
-        return max(0.0, math.floor(days * 10) / 10)
 
     def stock(self, i: int) -> float | None:
         return self._ms(i).stock
@@ -802,271 +788,6 @@ class Engine:
                     self.records[dose_id] = dose
                 return dose
         raise NotFound(f"dose: no planned dose with id {dose_id!r}.")
-
-    # ----------------------------------------------------------------------------- detections
-
-    def _counted(self, i: int) -> list[Dose]:
-        """Closed doses that count for stop and reduction detection, oldest first."""
-        start = self._ms(i).detection_start
-        return [
-            d for d in self.closed[i] if d.state is not DoseState.AWAY and (start is None or d.spec.closes_at > start)
-        ]
-
-    def _stop_reference(self, i: int) -> dt.datetime:
-        """The last intake, or the detection start (no earlier than the plan's first dose)."""
-        ms = self._ms(i)
-        start = ms.detection_start or self.dev.first_start or self._now
-        if ms.last_intake_at is not None and ms.last_intake_at >= start:
-            return ms.last_intake_at
-        first = self._first_dose[i]
-        return max(start, first.scheduled_for) if first is not None else start
-
-    def _detecting(self, i: int, t: dt.datetime) -> bool:
-        ms = self._ms(i)
-        ended = self.schedules[i].ended_at(t) or self.schedules[i].ended_at(max(t, self._now))
-        return ms.episode_alert is None and not self.dev.away_active and not ended
-
-    def _stop_instant(self, i: int) -> dt.datetime | None:
-        ms = self._ms(i)
-        if ms.episode_alert is not None or self.dev.away_active:
-            return None
-        ref = self._stop_reference(i)
-        if ms.stop_checked_for == ref:
-            return None
-        cached = self._stop_cache.get(i)
-        if cached is None or cached[0] != ref:
-            hours = dt.timedelta(hours=self.meds[i].cessation_hours)
-            # Never while the next dose not yet taken can still be taken in its window: an early
-            # intake must not shorten the time the patient has for the next dose.
-            pending = next(
-                (
-                    spec
-                    for spec in self.schedules[i].forward(ref, key="scheduled_for")
-                    if (known := self.records.get(spec.dose_id)) is None or known.state is not DoseState.TAKEN
-                ),
-                None,
-            )
-            not_before = pending.closes_at if pending is not None else None
-            cached = (ref, self.schedules[i].stop_threshold(ref, hours, not_before))
-            self._stop_cache[i] = cached
-        return cached[1]
-
-    def _check_stop_by_count(self, i: int, t: dt.datetime) -> None:
-        need = self.meds[i].cessation_missed_doses
-        counted = self._counted(i)
-        last = counted[-need:]
-        if len(last) == need and all(d.state is not DoseState.TAKEN for d in last) and self._detecting(i, t):
-            self._stopped(i, t)
-
-    def _check_stop_by_time(self, i: int, t: dt.datetime) -> None:
-        self._ms(i).stop_checked_for = self._stop_reference(i)
-        if self._detecting(i, t):
-            self._stopped(i, t)
-
-    def _stop_fields(self, i: int, t: dt.datetime, reminder: bool) -> dict[str, Any]:
-        ms = self._ms(i)
-        in_a_row = 0
-        for dose in reversed(self._counted(i)):
-            if dose.state is DoseState.TAKEN:
-                break
-            in_a_row += 1
-        last = ms.last_intake_at
-        return {
-            "medication": self.meds[i].name,
-            "missed_in_a_row": in_a_row,
-            "hours_since_last_dose": _hours(t - last) if last is not None else None,
-            "last_taken_at": last,
-            "reminder": reminder,
-        }
-
-    def _stop_message(self, i: int, fields: dict[str, Any]) -> str:
-        name = self.meds[i].name
-        last = fields["last_taken_at"]
-        since = (
-            f"No {name} taken for {say.number(fields['hours_since_last_dose'])} hours "
-            f"(last dose {say.when(last, self.tz)})"
-            if last is not None
-            else f"No {name} taken since the dispenser started"
-        )
-        count = fields["missed_in_a_row"]
-        row = f"; {count} doses in a row not taken" if count else ""
-        again = "Still: " if fields["reminder"] else ""
-        return (
-            f"{again}{since}{row}. Stopping {name} abruptly can cause dangerous withdrawal: "
-            f"watch for {say.WITHDRAWAL_SIGNS}. Contact the patient now; get medical help at once if "
-            "they appear; do not restart at full dose without the prescriber."
-        )
-
-    def _stopped(self, i: int, t: dt.datetime) -> None:
-        ms = self._ms(i)
-        fields = self._stop_fields(i, t, reminder=False)
-        medication = fields.pop("medication")
-        event = self._emit("intake_stopped", self._stop_message(i, {**fields}), medication=medication, **fields)
-        ms.episode_alert = event.id
-        ms.episode_ref = self._stop_reference(i)
-        ms.episode_announced_at = event.time
-        ms.episode_quiet_until = None
-
-    def _reminder_instant(self, i: int) -> dt.datetime | None:
-        ms = self._ms(i)
-        if ms.episode_alert is None or ms.episode_announced_at is None or self.dev.away_active:
-            return None
-        if self.schedules[i].ended_at(self._now):  # catching up past the plan's end: nothing to remind
-            return None
-        due = ms.episode_announced_at + REMIND_EVERY
-        if ms.episode_quiet_until is not None:
-            due = max(due, ms.episode_quiet_until)
-        return due
-
-    def _remind(self, i: int, t: dt.datetime) -> None:
-        ms = self._ms(i)
-        fields = self._stop_fields(i, t, reminder=True)
-        medication = fields.pop("medication")
-        event = self._emit(
-            "intake_stopped",
-            self._stop_message(i, fields),
-            medication=medication,
-            raise_alert=False,
-            **fields,
-        )
-        ms.episode_announced_at = event.time
-        ms.episode_quiet_until = None
-        alert = self.alerts.get(ms.episode_alert or "")
-        if alert is not None and alert.acknowledged:
-            alert.acknowledged, alert.acknowledged_at = False, None
-            self._dirty_alerts[alert.id] = alert
-
-    def _resume(self, i: int, at: dt.datetime) -> None:
-        ms = self._ms(i)
-        name = self.meds[i].name
-        ref = ms.episode_ref
-        without = _hours(at - ref) if ref is not None else None
-        alert_id = ms.episode_alert
-        ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
-        ms.stop_checked_for = None
-        span = f"after {say.number(without)} hours without it" if without is not None else "again"
-        self._emit(
-            "intake_resumed",
-            f"{name} taken again at {say.hhmm(at, self.tz)}, {span}. Ask the prescriber before going back "
-            "to the full dose; never double up.",
-            medication=name,
-            hours_without=without,
-        )
-        if alert_id is not None:
-            self._resolve(alert_id)
-
-    def _check_reduction(self, i: int, t: dt.datetime) -> None:
-        ms, med = self._ms(i), self.meds[i]
-        if not self._detecting(i, t):
-            return
-        if ms.last_reduced_at is not None and t - ms.last_reduced_at < REDUCTION_SPAN:
-            return
-        window = [d for d in self._counted(i) if t - REDUCTION_SPAN < d.spec.closes_at <= t]
-        if len(window) < 3:
-            return
-        planned = sum(d.spec.dose_ug for d in window)
-        taken = sum(d.spec.dose_ug for d in window if d.state is DoseState.TAKEN)
-        ratio = Fraction(str(med.reduction_ratio))
-        if taken * ratio.denominator < ratio.numerator * planned:
-            ms.last_reduced_at = t
-            self._emit(
-                "intake_reduced",
-                f"{med.name}: only {say.mg(taken / 1000)} of {say.mg(planned / 1000)} planned was taken in "
-                "the last 48 hours. A sharp drop can cause withdrawal; check with the patient.",
-                medication=med.name,
-                taken_mg=taken / 1000,
-                planned_mg=planned / 1000,
-            )
-
-    # ------------------------------------------------------------------------ day and stock
-
-    def _midnight(self, day: dt.date, t: dt.datetime) -> None:
-        for i, (med, schedule) in enumerate(zip(self.meds, self.schedules, strict=True)):
-            phase = schedule.phase_on(day)
-            if phase is not None and phase.start == day:
-                old, new = schedule.daily_ug_on(day - DAY), phase.daily_ug
-                if old != new:
-                    self._dose_changed(med, old, new)
-                ms = self._ms(i)
-                if phase.ends_plan and ms.episode_alert is not None:
-                    # The plan has ended: an open stop episode has nothing left to watch.
-                    alert_id = ms.episode_alert
-                    ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
-                    self._resolve(alert_id)
-            self._check_stock(i, t)
-
-    def _dose_changed(self, med: Medication, old: int, new: int) -> None:
-        old_mg, new_mg = old / 1000, new / 1000
-        change = f"{med.name} daily dose changes today from {say.mg(old_mg)} to {say.mg(new_mg)}."
-        if new == 0:
-            advice = (
-                " The plan has ended as prescribed. Take leftover tablets to a pharmacy take-back; never flush them."
-            )
-        elif new > old:
-            advice = " Avoid driving or machinery until you know how the new dose affects you."
-        else:
-            advice = " This is a taper step: watch for withdrawal signs."
-        self._emit("dose_changed", change + advice, medication=med.name, old_daily_mg=old_mg, new_daily_mg=new_mg)
-
-    def _consuming(self, i: int) -> Iterator[DoseSpec]:
-        """Doses still to take from the dispenser, in order (waiting ones first)."""
-        ms = self._ms(i)
-        start = ms.closed_through or self._now
-        for spec in self.schedules[i].forward(start, key="closes_at"):
-            dose = self.records.get(spec.dose_id)
-            if dose is not None and dose.state.final:
-                continue
-            if self._in_away(spec):
-                continue
-            yield spec
-
-    def _first_uncovered(self, i: int, now: dt.datetime, horizon: dt.datetime | None) -> tuple[DoseSpec | None, bool]:
-        """The first dose the stock cannot cover (and whether the plan ran out before it)."""
-        left = to_ug(self._ms(i).stock or 0)
-        for count, spec in enumerate(self._consuming(i)):
-            if horizon is not None and spec.scheduled_for > horizon:
-                return None, False
-            need = to_ug(spec.tablets)
-            if left < need:
-                return spec, False
-            left -= need
-            if count > 20000:
-                return None, False
-        return None, True
-
-    def _check_stock(self, i: int, now: dt.datetime) -> None:
-        """stock_low when supply falls to refill_warning_days; stock_out when the next dose can't be met."""
-        med, ms = self.meds[i], self._ms(i)
-        if ms.stock is None or (ms.stock_low_raised and ms.stock_out_raised):
-            return
-        horizon = now + dt.timedelta(days=med.refill_warning_days + 1)
-        uncovered, _ = self._first_uncovered(i, now, horizon)
-        if uncovered is None:
-            return
-        days = self.days_of_supply(i, now)
-        low = days is not None and days <= med.refill_warning_days
-        nxt = next(self._consuming(i), None)
-        out = nxt is not None and nxt.dose_id == uncovered.dose_id
-        if (low or out) and not ms.stock_low_raised:
-            ms.stock_low_raised = True
-            self._emit(
-                "stock_low",
-                f"{med.name}: {say.tablets(ms.stock)} left, enough for {days} days. Order a refill now; "
-                "running out means an abrupt stop.",
-                medication=med.name,
-                stock=ms.stock,
-                days_of_supply=days,
-            )
-        if out and not ms.stock_out_raised:
-            ms.stock_out_raised = True
-            self._emit(
-                "stock_out",
-                f"{med.name} has run out: {say.tablets(ms.stock)} left, not enough for the dose due at "
-                f"{say.hhmm(uncovered.scheduled_for, self.tz)}. Refill today: running out is an abrupt stop.",
-                medication=med.name,
-                stock=ms.stock,
-                days_of_supply=days,
-            )
 
     # ------------------------------------------------------------------------- modes and lid
 

@@ -1,0 +1,220 @@
+"""Abrupt stop and reduction of intake (SPEC section 5): the rules, their instants, episodes, reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from . import messages as say
+from .state import DoseState
+
+HOUR = dt.timedelta(hours=1)
+REMIND_EVERY = 6 * HOUR
+REDUCTION_SPAN = 48 * HOUR
+
+if TYPE_CHECKING:
+    from collections import deque
+
+    from .events import Event
+    from .model import Medication
+    from .plan import DoseSpec, Schedule
+    from .state import Alert, DeviceState, Dose, MedState
+
+
+def hours_of(delta: dt.timedelta) -> float:
+    return round(delta.total_seconds() / 3600, 1)
+
+
+class StopDetection:
+    """Mixed into the Engine: everything about intake that stops or drops abruptly."""
+
+    if TYPE_CHECKING:
+        meds: tuple[Medication, ...]
+        schedules: list[Schedule]
+        closed: list[deque[Dose]]
+        records: dict[str, Dose]
+        alerts: dict[str, Alert]
+        dev: DeviceState
+        tz: Any
+        _now: dt.datetime
+        _first_dose: list[DoseSpec | None]
+        _stop_cache: dict[int, tuple[dt.datetime, dt.datetime | None]]
+        _dirty_alerts: dict[str, Alert]
+
+        def _ms(self, i: int) -> MedState: ...
+        def _emit(self, event_type: str, message: str, **kw: Any) -> Event: ...
+        def _resolve(self, alert_id: str) -> None: ...
+
+    def _counted(self, i: int) -> list[Dose]:
+        """Closed doses that count for stop and reduction detection, oldest first."""
+        start = self._ms(i).detection_start
+        return [
+            d for d in self.closed[i] if d.state is not DoseState.AWAY and (start is None or d.spec.closes_at > start)
+        ]
+
+    def _stop_reference(self, i: int) -> dt.datetime:
+        """The last intake, or the detection start (no earlier than the plan's first dose)."""
+        ms = self._ms(i)
+        start = ms.detection_start or self.dev.first_start or self._now
+        if ms.last_intake_at is not None and ms.last_intake_at >= start:
+            return ms.last_intake_at
+        first = self._first_dose[i]
+        return max(start, first.scheduled_for) if first is not None else start
+
+    def _detecting(self, i: int, t: dt.datetime) -> bool:
+        ms = self._ms(i)
+        ended = self.schedules[i].ended_at(t) or self.schedules[i].ended_at(max(t, self._now))
+        return ms.episode_alert is None and not self.dev.away_active and not ended
+
+    def _stop_instant(self, i: int) -> dt.datetime | None:
+        ms = self._ms(i)
+        if ms.episode_alert is not None or self.dev.away_active:
+            return None
+        ref = self._stop_reference(i)
+        if ms.stop_checked_for == ref:
+            return None
+        cached = self._stop_cache.get(i)
+        if cached is None or cached[0] != ref:
+            hours = dt.timedelta(hours=self.meds[i].cessation_hours)
+            # Never while the next dose not yet taken can still be taken in its window: an early
+            # intake must not shorten the time the patient has for the next dose.
+            pending = next(
+                (
+                    spec
+                    for spec in self.schedules[i].forward(ref, key="scheduled_for")
+                    if (known := self.records.get(spec.dose_id)) is None or known.state is not DoseState.TAKEN
+                ),
+                None,
+            )
+            not_before = pending.closes_at if pending is not None else None
+            cached = (ref, self.schedules[i].stop_threshold(ref, hours, not_before))
+            self._stop_cache[i] = cached
+        return cached[1]
+
+    def _check_stop_by_count(self, i: int, t: dt.datetime) -> None:
+        need = self.meds[i].cessation_missed_doses
+        counted = self._counted(i)
+        last = counted[-need:]
+        if len(last) == need and all(d.state is not DoseState.TAKEN for d in last) and self._detecting(i, t):
+            self._stopped(i, t)
+
+    def _check_stop_by_time(self, i: int, t: dt.datetime) -> None:
+        self._ms(i).stop_checked_for = self._stop_reference(i)
+        if self._detecting(i, t):
+            self._stopped(i, t)
+
+    def _stop_fields(self, i: int, t: dt.datetime, reminder: bool) -> dict[str, Any]:
+        ms = self._ms(i)
+        in_a_row = 0
+        for dose in reversed(self._counted(i)):
+            if dose.state is DoseState.TAKEN:
+                break
+            in_a_row += 1
+        last = ms.last_intake_at
+        return {
+            "medication": self.meds[i].name,
+            "missed_in_a_row": in_a_row,
+            "hours_since_last_dose": hours_of(t - last) if last is not None else None,
+            "last_taken_at": last,
+            "reminder": reminder,
+        }
+
+    def _stop_message(self, i: int, fields: dict[str, Any]) -> str:
+        name = self.meds[i].name
+        last = fields["last_taken_at"]
+        since = (
+            f"No {name} taken for {say.number(fields['hours_since_last_dose'])} hours "
+            f"(last dose {say.when(last, self.tz)})"
+            if last is not None
+            else f"No {name} taken since the dispenser started"
+        )
+        count = fields["missed_in_a_row"]
+        row = f"; {count} doses in a row not taken" if count else ""
+        again = "Still: " if fields["reminder"] else ""
+        return (
+            f"{again}{since}{row}. Stopping {name} abruptly can cause dangerous withdrawal: "
+            f"watch for {say.WITHDRAWAL_SIGNS}. Contact the patient now; get medical help at once if "
+            "they appear; do not restart at full dose without the prescriber."
+        )
+
+    def _stopped(self, i: int, t: dt.datetime) -> None:
+        ms = self._ms(i)
+        fields = self._stop_fields(i, t, reminder=False)
+        medication = fields.pop("medication")
+        event = self._emit("intake_stopped", self._stop_message(i, {**fields}), medication=medication, **fields)
+        ms.episode_alert = event.id
+        ms.episode_ref = self._stop_reference(i)
+        ms.episode_announced_at = event.time
+        ms.episode_quiet_until = None
+
+    def _reminder_instant(self, i: int) -> dt.datetime | None:
+        ms = self._ms(i)
+        if ms.episode_alert is None or ms.episode_announced_at is None or self.dev.away_active:
+            return None
+        if self.schedules[i].ended_at(self._now):  # catching up past the plan's end: nothing to remind
+            return None
+        due = ms.episode_announced_at + REMIND_EVERY
+        if ms.episode_quiet_until is not None:
+            due = max(due, ms.episode_quiet_until)
+        return due
+
+    def _remind(self, i: int, t: dt.datetime) -> None:
+        ms = self._ms(i)
+        fields = self._stop_fields(i, t, reminder=True)
+        medication = fields.pop("medication")
+        event = self._emit(
+            "intake_stopped",
+            self._stop_message(i, fields),
+            medication=medication,
+            raise_alert=False,
+            **fields,
+        )
+        ms.episode_announced_at = event.time
+        ms.episode_quiet_until = None
+        alert = self.alerts.get(ms.episode_alert or "")
+        if alert is not None and alert.acknowledged:
+            alert.acknowledged, alert.acknowledged_at = False, None
+            self._dirty_alerts[alert.id] = alert
+
+    def _resume(self, i: int, at: dt.datetime) -> None:
+        ms = self._ms(i)
+        name = self.meds[i].name
+        ref = ms.episode_ref
+        without = hours_of(at - ref) if ref is not None else None
+        alert_id = ms.episode_alert
+        ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
+        ms.stop_checked_for = None
+        span = f"after {say.number(without)} hours without it" if without is not None else "again"
+        self._emit(
+            "intake_resumed",
+            f"{name} taken again at {say.hhmm(at, self.tz)}, {span}. Ask the prescriber before going back "
+            "to the full dose; never double up.",
+            medication=name,
+            hours_without=without,
+        )
+        if alert_id is not None:
+            self._resolve(alert_id)
+
+    def _check_reduction(self, i: int, t: dt.datetime) -> None:
+        ms, med = self._ms(i), self.meds[i]
+        if not self._detecting(i, t):
+            return
+        if ms.last_reduced_at is not None and t - ms.last_reduced_at < REDUCTION_SPAN:
+            return
+        window = [d for d in self._counted(i) if t - REDUCTION_SPAN < d.spec.closes_at <= t]
+        if len(window) < 3:
+            return
+        planned = sum(d.spec.dose_ug for d in window)
+        taken = sum(d.spec.dose_ug for d in window if d.state is DoseState.TAKEN)
+        ratio = Fraction(str(med.reduction_ratio))
+        if taken * ratio.denominator < ratio.numerator * planned:
+            ms.last_reduced_at = t
+            self._emit(
+                "intake_reduced",
+                f"{med.name}: only {say.mg(taken / 1000)} of {say.mg(planned / 1000)} planned was taken in "
+                "the last 48 hours. A sharp drop can cause withdrawal; check with the patient.",
+                medication=med.name,
+                taken_mg=taken / 1000,
+                planned_mg=planned / 1000,
+            )

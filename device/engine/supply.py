@@ -1,0 +1,130 @@
+"""Days and supply: dose_changed at a phase's midnight, days of supply, stock_low and stock_out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from . import messages as say
+from .model import Medication, to_ug
+from .plan import DAY, DoseSpec
+
+if TYPE_CHECKING:
+    from .events import Event
+    from .plan import Schedule
+    from .state import DeviceState, Dose, MedState
+
+
+class Supply:
+    """Mixed into the Engine: the calendar day's changes and the stock the dispenser holds."""
+
+    if TYPE_CHECKING:
+        meds: tuple[Medication, ...]
+        schedules: list[Schedule]
+        records: dict[str, Dose]
+        dev: DeviceState
+        tz: Any
+        _now: dt.datetime
+
+        def _ms(self, i: int) -> MedState: ...
+        def _emit(self, event_type: str, message: str, **kw: Any) -> Event: ...
+        def _resolve(self, alert_id: str) -> None: ...
+        def _in_away(self, spec: DoseSpec) -> bool: ...
+
+    def days_of_supply(self, i: int, now: dt.datetime) -> float | None:
+        """Days from now until the first planned dose the stock cannot cover; None if it covers all."""
+        uncovered, exhausted = self._first_uncovered(i, now, horizon=None)
+        if uncovered is None:
+            return None if exhausted else 3650.0
+        days = (uncovered.scheduled_for - now) / DAY
+        return max(0.0, math.floor(days * 10) / 10)
+
+    def _midnight(self, day: dt.date, t: dt.datetime) -> None:
+        for i, (med, schedule) in enumerate(zip(self.meds, self.schedules, strict=True)):
+            phase = schedule.phase_on(day)
+            if phase is not None and phase.start == day:
+                old, new = schedule.daily_ug_on(day - DAY), phase.daily_ug
+                if old != new:
+                    self._dose_changed(med, old, new)
+                ms = self._ms(i)
+                if phase.ends_plan and ms.episode_alert is not None:
+                    # The plan has ended: an open stop episode has nothing left to watch.
+                    alert_id = ms.episode_alert
+                    ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
+                    self._resolve(alert_id)
+            self._check_stock(i, t)
+
+    def _dose_changed(self, med: Medication, old: int, new: int) -> None:
+        old_mg, new_mg = old / 1000, new / 1000
+        change = f"{med.name} daily dose changes today from {say.mg(old_mg)} to {say.mg(new_mg)}."
+        if new == 0:
+            advice = (
+                " The plan has ended as prescribed. Take leftover tablets to a pharmacy take-back; never flush them."
+            )
+        elif new > old:
+            advice = " Avoid driving or machinery until you know how the new dose affects you."
+        else:
+            advice = " This is a taper step: watch for withdrawal signs."
+        self._emit("dose_changed", change + advice, medication=med.name, old_daily_mg=old_mg, new_daily_mg=new_mg)
+
+    def _consuming(self, i: int) -> Iterator[DoseSpec]:
+        """Doses still to take from the dispenser, in order (waiting ones first)."""
+        ms = self._ms(i)
+        start = ms.closed_through or self._now
+        for spec in self.schedules[i].forward(start, key="closes_at"):
+            dose = self.records.get(spec.dose_id)
+            if dose is not None and dose.state.final:
+                continue
+            if self._in_away(spec):
+                continue
+            yield spec
+
+    def _first_uncovered(self, i: int, now: dt.datetime, horizon: dt.datetime | None) -> tuple[DoseSpec | None, bool]:
+        """The first dose the stock cannot cover (and whether the plan ran out before it)."""
+        left = to_ug(self._ms(i).stock or 0)
+        for count, spec in enumerate(self._consuming(i)):
+            if horizon is not None and spec.scheduled_for > horizon:
+                return None, False
+            need = to_ug(spec.tablets)
+            if left < need:
+                return spec, False
+            left -= need
+            if count > 20000:
+                return None, False
+        return None, True
+
+    def _check_stock(self, i: int, now: dt.datetime) -> None:
+        """stock_low when supply falls to refill_warning_days; stock_out when the next dose can't be met."""
+        med, ms = self.meds[i], self._ms(i)
+        if ms.stock is None or (ms.stock_low_raised and ms.stock_out_raised):
+            return
+        horizon = now + dt.timedelta(days=med.refill_warning_days + 1)
+        uncovered, _ = self._first_uncovered(i, now, horizon)
+        if uncovered is None:
+            return
+        days = self.days_of_supply(i, now)
+        low = days is not None and days <= med.refill_warning_days
+        nxt = next(self._consuming(i), None)
+        out = nxt is not None and nxt.dose_id == uncovered.dose_id
+        if (low or out) and not ms.stock_low_raised:
+            ms.stock_low_raised = True
+            self._emit(
+                "stock_low",
+                f"{med.name}: {say.tablets(ms.stock)} left, enough for {days} days. Order a refill now; "
+                "running out means an abrupt stop.",
+                medication=med.name,
+                stock=ms.stock,
+                days_of_supply=days,
+            )
+        if out and not ms.stock_out_raised:
+            ms.stock_out_raised = True
+            self._emit(
+                "stock_out",
+                f"{med.name} has run out: {say.tablets(ms.stock)} left, not enough for the dose due at "
+                f"{say.hhmm(uncovered.scheduled_for, self.tz)}. Refill today: running out is an abrupt stop.",
+                medication=med.name,
+                stock=ms.stock,
+                days_of_supply=days,
+            )

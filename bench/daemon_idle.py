@@ -59,6 +59,14 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+def written_bytes(pid: int) -> int:
+    """Bytes the process caused to be written to storage (what wears an SD card)."""
+    for line in Path(f"/proc/{pid}/io").read_text().splitlines():
+        if line.startswith("write_bytes:"):
+            return int(line.split()[1])
+    return 0
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -102,8 +110,10 @@ def main() -> None:
         time.sleep(2)
         rss_start = rss_kb(proc.pid)
         cpu_before = cpu_seconds(proc.pid)
+        written_before = written_bytes(proc.pid)
         time.sleep(args.seconds)
         cpu_used = cpu_seconds(proc.pid) - cpu_before
+        written = written_bytes(proc.pid) - written_before
         rss_end = rss_kb(proc.pid)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
@@ -111,6 +121,7 @@ def main() -> None:
     print(f"daemon_rss_after_start_mb {rss_start / 1024:.1f}")
     print(f"daemon_rss_after_idle_mb {rss_end / 1024:.1f}")
     print(f"daemon_idle_cpu_percent_of_one_core {100 * cpu_used / args.seconds:.3f}")
+    print(f"daemon_idle_bytes_written {written}")
     print(f"daemon_idle_seconds {args.seconds:.0f}")
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
-import functools
-import json
-import math
 import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -15,8 +12,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
-
-import jsonschema
 
 from device.engine.model import (
     Config,
@@ -32,13 +27,21 @@ from device.engine.model import (
 from device.engine.planwarn import format_mg
 from device.errors import ConfigError
 
+from .config_problems import (
+    KeyPath,
+    Problems,
+    check_schema,
+    jsonable,
+    resolve_ref,
+    schema_document,
+    show,
+    trusted,
+)
+
 DEFAULT_CONFIG_PATH = "/etc/pillbox/pillbox.toml"
-SCHEMA_PATH = Path(__file__).with_name("config_schema.json")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PINS = ("due_led", "alert_led", "buzzer", "lid", "button")
 MINUTES_PER_DAY = 24 * 60
-
-KeyPath = tuple[str | int, ...]
 
 
 def find_config_path(cli_path: str | None, environ: Mapping[str, str]) -> str:
@@ -67,9 +70,9 @@ def parse_config(text: str, path: str) -> Config:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
-    problems = _Problems(path, doc)
-    data = _jsonable(doc)
-    broken = _check_schema(data, problems)
+    problems = Problems(path, doc)
+    data = jsonable(doc)
+    broken = check_schema(data, problems)
     config = _build(data, broken, problems)
     if problems.items or config is None:
         raise ConfigError(problems.lines() or [f"{path}: the configuration is not usable"])
@@ -90,179 +93,17 @@ def system_timezone(etc: Path = Path("/etc")) -> str:
     return next((name for name in candidates if _is_timezone(name)), "UTC")
 
 
-# --- problems -------------------------------------------------------------------------------------
-
-
-class _Problems:
-    """Problems found so far, each tied to the key path it is about."""
-
-    def __init__(self, file: str, doc: Mapping[str, Any]) -> None:
-        self.file = file
-        self.doc = doc
-        self.items: list[tuple[KeyPath, str]] = []
-
-    def add(self, path: KeyPath, text: str) -> None:
-        self.items.append((path, text))
-
-    def found(self, path: KeyPath) -> str:
-        """The value at `path` as written in the file; secrets are never shown."""
-        if _is_secret(path):
-            return "(hidden)"
-        value: Any = self.doc
-        for part in path:
-            value = value[part]
-        return show(value)
-
-    def lines(self) -> list[str]:
-        ordered = sorted(self.items, key=lambda item: [(isinstance(p, str), p) for p in item[0]])
-        out = [f"{self.file}: {key_path(p) + ': ' if p else ''}{text}" for p, text in ordered]
-        return list(dict.fromkeys(out))
-
-
-def key_path(path: KeyPath) -> str:
-    """("medication", 0, "plan", 2, "dose_mg") -> "medication[0].plan[2].dose_mg"."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else part
-    return text
-
-
-def show(value: Any, limit: int = 60) -> str:
-    """A value the way it is written in TOML, shortened."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, str):
-        text = json.dumps(value, ensure_ascii=False)
-    elif isinstance(value, float) and not math.isfinite(value):
-        text = str(value)
-    elif isinstance(value, dict):
-        text = "a table"
-    elif isinstance(value, list):
-        text = (
-            "an array of tables"
-            if any(isinstance(v, dict) for v in value)
-            else ("[" + ", ".join(show(v, limit) for v in value) + "]")
-        )
-    elif isinstance(value, dt.date | dt.time):
-        text = value.isoformat()
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _is_secret(path: KeyPath) -> bool:
-    return any(isinstance(p, str) and ("password" in p.lower() or "key" in p.lower()) for p in path)
-
-
-# --- schema ---------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _schema() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
-
-
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(_schema())
-
-
-def _resolve(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref", "")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        resolved: Mapping[str, Any] = _schema()["$defs"][ref.removeprefix("#/$defs/")]
-        return resolved
-    return schema
-
-
-def _jsonable(value: Any) -> Any:
-    """TOML values as JSON-Schema sees them: dates as "YYYY-MM-DD"; nan, inf and times as null (invalid)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.datetime | dt.time) or (isinstance(value, float) and not math.isfinite(value)):
-        return None
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _key_homes() -> dict[str, list[str]]:
-    """Key name -> the tables it belongs in, to point at a key written in the wrong table."""
-    schema = _schema()
-    tables = {f"[{name}]": sub for name, sub in schema["properties"].items() if name != "medication"}
-    tables["[[medication]]"] = schema["$defs"]["medication"]
-    tables["[[medication.plan]]"] = schema["$defs"]["phase"]
-    homes: dict[str, list[str]] = {}
-    for table, sub in tables.items():
-        for key in sub.get("properties", {}):
-            homes.setdefault(key, []).append(table)
-    return homes
-
-
-def _unknown_key(key: str, known: Sequence[str]) -> str:
-    text = f"unknown key {key!r}"  # repr: a quoted TOML key may hold a newline
-    near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    homes = _key_homes().get(key)
-    if near:
-        text += f" — did you mean {near[0]!r}?"
-    elif homes:
-        text += f" — it belongs in {' or '.join(homes)}"
-    else:
-        text += f" (known keys: {', '.join(known)})"
-    if "password" in key.lower():
-        text += " (the config holds only password_file, the path of a file with the password)"
-    return text
-
-
-def _check_schema(data: Mapping[str, Any], problems: _Problems) -> set[KeyPath]:
-    """Add a problem per schema violation; return the paths whose values cannot be trusted."""
-    broken: set[KeyPath] = set()
-    for error in _validator().iter_errors(data):
-        path: KeyPath = tuple(error.absolute_path)
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
-        if error.validator == "additionalProperties":
-            known = list(schema.get("properties", {}))
-            for key in sorted(set(error.instance) - set(known)):
-                problems.add(path, _unknown_key(key, known))
-        elif error.validator == "required":
-            for key in error.validator_value:
-                if key not in error.instance:
-                    wanted = _resolve(schema["properties"][key]).get("description", "a value")
-                    problems.add((*path, key), f"missing required key (expected {wanted})")
-                    broken.add((*path, key))
-        elif error.validator == "enum":
-            choices = ", ".join(str(c) for c in error.validator_value)
-            problems.add(path, f"must be one of {choices}, not {problems.found(path)}")
-            broken.add(path)
-        else:
-            wanted = schema.get("description")
-            if wanted:
-                problems.add(path, f"expected {wanted}, found {problems.found(path)}")
-            else:
-                problems.add(path, "invalid value" if _is_secret(path) else error.message)
-            broken.add(path)
-    return broken
-
-
-def _trusted(prefix: KeyPath, broken: set[KeyPath]) -> bool:
-    """True when no schema problem lies at, above or below `prefix`."""
-    return not any(b[: len(prefix)] == prefix or prefix[: len(b)] == b for b in broken)
-
-
 # --- semantic checks and building -----------------------------------------------------------------
 
 
-def _build(data: Mapping[str, Any], broken: set[KeyPath], problems: _Problems) -> Config | None:
-    device = _device(data.get("device", {}), problems) if _trusted(("device",), broken) else None
-    hardware = _hardware(data.get("hardware", {}), problems) if _trusted(("hardware",), broken) else None
-    mqtt = _mqtt(data.get("mqtt", {}), problems) if _trusted(("mqtt",), broken) else None
-    web = WebConfig(**_known(data.get("web", {}), "web")) if _trusted(("web",), broken) else None
+def _build(data: Mapping[str, Any], broken: set[KeyPath], problems: Problems) -> Config | None:
+    device = _device(data.get("device", {}), problems) if trusted(("device",), broken) else None
+    hardware = _hardware(data.get("hardware", {}), problems) if trusted(("hardware",), broken) else None
+    mqtt = _mqtt(data.get("mqtt", {}), problems) if trusted(("mqtt",), broken) else None
+    web = WebConfig(**_known(data.get("web", {}), "web")) if trusted(("web",), broken) else None
     raw_meds = data.get("medication", [])
     meds = [
-        _medication(raw, i, problems) if _trusted(("medication", i), broken) else None
+        _medication(raw, i, problems) if trusted(("medication", i), broken) else None
         for i, raw in enumerate(raw_meds if isinstance(raw_meds, list) else [])
     ]
     _check_slugs(raw_meds if isinstance(raw_meds, list) else [], problems)
@@ -282,9 +123,9 @@ def _build(data: Mapping[str, Any], broken: set[KeyPath], problems: _Problems) -
 
 def _known(raw: Mapping[str, Any], table: str) -> dict[str, Any]:
     """A table's known keys, integer-typed ones as int (TOML 60.0 passes the schema as an integer)."""
-    schema = _schema()
+    schema = schema_document()
     props = (schema["$defs"].get(table) or schema["properties"][table])["properties"]
-    return {k: int(v) if _resolve(props[k]).get("type") == "integer" else v for k, v in raw.items() if k in props}
+    return {k: int(v) if resolve_ref(props[k]).get("type") == "integer" else v for k, v in raw.items() if k in props}
 
 
 def _is_timezone(name: str) -> bool:
@@ -295,7 +136,7 @@ def _is_timezone(name: str) -> bool:
     return True
 
 
-def _device(raw: Mapping[str, Any], problems: _Problems) -> DeviceConfig | None:
+def _device(raw: Mapping[str, Any], problems: Problems) -> DeviceConfig | None:
     name = raw.get("timezone")
     if name is None or _is_timezone(name):
         return DeviceConfig(**{**_known(raw, "device"), "timezone": name or system_timezone()})
@@ -305,7 +146,7 @@ def _device(raw: Mapping[str, Any], problems: _Problems) -> DeviceConfig | None:
     return None
 
 
-def _hardware(raw: Mapping[str, Any], problems: _Problems) -> HardwareConfig | None:
+def _hardware(raw: Mapping[str, Any], problems: Problems) -> HardwareConfig | None:
     values = _known(raw, "hardware")
     ok = True
     defaults = HardwareConfig()
@@ -328,7 +169,7 @@ def _hardware(raw: Mapping[str, Any], problems: _Problems) -> HardwareConfig | N
     return HardwareConfig(**values) if ok else None
 
 
-def _mqtt(raw: Mapping[str, Any], problems: _Problems) -> MqttConfig | None:
+def _mqtt(raw: Mapping[str, Any], problems: Problems) -> MqttConfig | None:
     values = _known(raw, "mqtt")
     if bool(values.get("client_cert")) != bool(values.get("client_key")):
         missing = "client_key" if values.get("client_cert") else "client_cert"
@@ -337,7 +178,7 @@ def _mqtt(raw: Mapping[str, Any], problems: _Problems) -> MqttConfig | None:
     return MqttConfig(**values)
 
 
-def _check_slugs(raw_meds: Sequence[Any], problems: _Problems) -> None:
+def _check_slugs(raw_meds: Sequence[Any], problems: Problems) -> None:
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_meds):
         name = raw.get("name") if isinstance(raw, dict) else None
@@ -354,7 +195,7 @@ def _check_slugs(raw_meds: Sequence[Any], problems: _Problems) -> None:
         seen.setdefault(slug, i)
 
 
-def _medication(raw: Mapping[str, Any], i: int, problems: _Problems) -> Medication | None:
+def _medication(raw: Mapping[str, Any], i: int, problems: Problems) -> Medication | None:
     values = _known({k: v for k, v in raw.items() if k != "plan"}, "medication")
     defaults = Medication(name="", strength_mg=1, plan=())
     late = values.get("late_after_minutes", defaults.late_after_minutes)
@@ -374,7 +215,7 @@ def _medication(raw: Mapping[str, Any], i: int, problems: _Problems) -> Medicati
     return Medication(**values, plan=plan, index=i)
 
 
-def _plan(med: Mapping[str, Any], i: int, span: int, problems: _Problems) -> tuple[Phase, ...] | None:
+def _plan(med: Mapping[str, Any], i: int, span: int, problems: Problems) -> tuple[Phase, ...] | None:
     """The phases sorted by start, with times, days and dose_mg carried over; None after a problem."""
     base: KeyPath = ("medication", i, "plan")
     dated: list[tuple[dt.date, int, Mapping[str, Any]]] = []
@@ -419,7 +260,7 @@ def _plan(med: Mapping[str, Any], i: int, span: int, problems: _Problems) -> tup
 
 
 def _check_phase(
-    med: Mapping[str, Any], phase: Phase, raw: Mapping[str, Any], at: KeyPath, span: int, problems: _Problems
+    med: Mapping[str, Any], phase: Phase, raw: Mapping[str, Any], at: KeyPath, span: int, problems: Problems
 ) -> None:
     for key in ("times", "days"):
         for value in sorted({v for v in raw.get(key, []) if raw[key].count(v) > 1}):
@@ -452,7 +293,7 @@ def _check_phase(
         problems.add(where, _overlap(phase.times[-1], f"{phase.times[0]} {next_day}", wrap, span))
 
 
-def _check_phase_change(before: Phase, phase: Phase, at: KeyPath, span: int, problems: _Problems) -> None:
+def _check_phase_change(before: Phase, phase: Phase, at: KeyPath, span: int, problems: Problems) -> None:
     """The last dose of the old phase and the first of the new one must not have touching windows."""
     if before.ends_plan or phase.ends_plan or (before.times, before.days) == (phase.times, phase.days):
         return

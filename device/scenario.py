@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import jsonschema
 
-from .config import key_path, show
+from .config_problems import key_path, show
 from .errors import ScenarioError
 
 SCHEMA_PATH = Path(__file__).with_name("scenario_schema.json")

@@ -100,7 +100,9 @@ class Daemon:
         with self.lock:
             now = self.wall()
             events = self.engine.start(now, lid_open=self.hardware.lid_open)
-            if not self.clock_synced:
+            if self.clock_synced:
+                events += self.engine.clock_synced(now)  # resolves an alert left from an earlier start
+            else:
                 events += self.engine.clock_unsynced(now)
             self.steps.check()
             self._after(events, now)

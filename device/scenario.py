@@ -183,6 +183,9 @@ def parse_scenario(text: str, file: str, tz: ZoneInfo) -> Scenario:
     }
     for i, raw in enumerate(data.get("action", [])):
         at = _instant(raw["at"], tz)
+        if at < start:
+            problems.append(f"{file}: action[{i}].at: expected a time at or after start ({data['start']}), "
+                            f"found {show(raw['at'])}")  # fmt: skip
         for key in needs.get(raw["do"], ()):
             if key not in raw:
                 problems.append(f'{file}: action[{i}].{key}: missing, required for do = "{raw["do"]}"')

@@ -37,13 +37,10 @@ class _Input:
 
 @dataclass
 class Summary:
-    """Counts per medication, written to stderr at the end."""
+    """Counts per medication, written to stderr at the end: each dose by its final state."""
 
     planned: Counter[str] = field(default_factory=Counter)
-    taken: Counter[str] = field(default_factory=Counter)
-    late: Counter[str] = field(default_factory=Counter)
-    missed: Counter[str] = field(default_factory=Counter)
-    skipped: Counter[str] = field(default_factory=Counter)
+    finals: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # dose -> (medication, state, late)
     alerts: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
     events: int = 0
     restarts: int = 0
@@ -53,26 +50,32 @@ class Summary:
         self.events += 1
         med = event.get("medication") or "(device)"
         kind = event.event_type
-        if kind == "dose_taken":
-            self.taken[med] += 1
-            if not event.get("on_time"):
-                self.late[med] += 1
+        dose = event.get("dose_id")
+        if kind == "dose_taken":  # a caregiver's correction replaces a missed
+            self.finals[dose] = (med, "taken", not event.get("on_time"))
         elif kind == "dose_missed":
-            self.missed[med] += 1
+            self.finals[dose] = (med, "missed", False)
         elif kind == "dose_skipped":
-            self.skipped[med] += 1
-        if event.priority in ("medium", "high") or kind == "lid_left_open":
+            self.finals[dose] = (med, "skipped", False)
+        opens_alert = event.priority in ("medium", "high") or kind == "lid_left_open"
+        if opens_alert and not event.get("reminder"):
             self.alerts[med][kind] += 1
+
+    def count(self, medication: str, state: str) -> int:
+        return sum(1 for med, st, _ in self.finals.values() if med == medication and st == state)
+
+    def late(self, medication: str) -> int:
+        return sum(1 for med, st, late in self.finals.values() if med == medication and st == "taken" and late)
 
     def text(self, config: Config) -> str:
         lines = [f"Simulation: {self.events} events, {self.restarts} restarts after power cuts."]
         for med in config.medications:
             name = med.name
-            taken, missed = self.taken[name], self.missed[name]
+            taken, missed = self.count(name, "taken"), self.count(name, "missed")
             adherence = f"{100 * taken / (taken + missed):.1f}%" if taken + missed else "n/a"
             lines.append(
-                f"{name}: planned {self.planned[name]}, taken {taken} (late {self.late[name]}), "
-                f"missed {missed}, skipped {self.skipped[name]}, adherence {adherence}"
+                f"{name}: planned {self.planned[name]}, taken {taken} (late {self.late(name)}), "
+                f"missed {missed}, skipped {self.count(name, 'skipped')}, adherence {adherence}"
             )
             lines.append("  alerts: " + _counts(self.alerts.get(name)))
         lines.append("Device alerts: " + _counts(self.alerts.get("(device)")))
@@ -136,8 +139,10 @@ class Simulation:
 
     def run(self) -> Summary:
         self._patient_inputs()
+        hold = dt.timedelta(seconds=self.config.hardware.help_hold_seconds)
         for action in self.scenario.actions:
-            self._push(action.at, _ACTION, action.do, action)
+            # A hold is help once the button has been down for help_hold_seconds, as on the device.
+            self._push(action.at + (hold if action.do == "hold" else dt.timedelta(0)), _ACTION, action.do, action)
         self._power_on(self.scenario.start)
         end = self.scenario.end
         while True:

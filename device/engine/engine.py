@@ -132,7 +132,9 @@ class Engine(StopDetection, Supply):
         self._now = now
         if self.dev.first_start is None:
             self.dev.first_start = now
-            self.dev.last_midnight = now.astimezone(self.tz).date()
+            today = now.astimezone(self.tz).date()
+            # Started exactly at a local midnight: that midnight (a phase may start on it) is ours.
+            self.dev.last_midnight = today - DAY if local_midnight(today, self.tz) == now else today
         for ms in self.dev.meds.values():
             if ms.closed_through is None:  # this medication's first start
                 ms.closed_through = now
@@ -334,6 +336,7 @@ class Engine(StopDetection, Supply):
         if self.dev.away_active:
             self._end_away(now)
         self.dev.away_from, self.dev.away_until = start, until
+        self._reconsider_away()
         self._advance(now, downtime=False)
         return self._flush()
 
@@ -343,6 +346,7 @@ class Engine(StopDetection, Supply):
             self._end_away(now)
         else:
             self.dev.away_from = self.dev.away_until = None
+            self._reconsider_away()
         return self._flush()
 
     def acknowledge(self, target: str, now: dt.datetime) -> tuple[list[Alert], list[Event]]:
@@ -852,3 +856,18 @@ class Engine(StopDetection, Supply):
             ms.detection_start = t
             ms.stop_checked_for = None
         self._emit("away_ended", "The patient is back: prompts and alerts resume.")
+        self._reconsider_away()
+
+    def _reconsider_away(self) -> None:
+        """Doses marked away whose window is still open, but which the (new, shortened or cancelled) span
+        no longer covers, are the patient's to take again: waiting (or upcoming) once more."""
+        for doses in self.active:
+            for dose in doses:
+                if dose.state is DoseState.AWAY and not self._in_away(dose.spec):
+                    dose.state = DoseState.WAITING
+                    self._touch(dose)
+        opened = {d.dose_id for doses in self.active for d in doses}
+        for dose in self.records.values():
+            if dose.state is DoseState.AWAY and dose.dose_id not in opened and not self._in_away(dose.spec):
+                dose.state = DoseState.UPCOMING
+                self._touch(dose)

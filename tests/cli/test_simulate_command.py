@@ -111,3 +111,32 @@ def test_run_without_gpio_says_so_and_suggests_mock_hardware(tmp_path):
         return
     assert done.returncode == 2
     assert "--mock-hardware" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_summary_counts_each_dose_once_and_reminders_are_not_alerts(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        '[device]\ntimezone = "UTC"\n[[medication]]\nname = "Baclofen"\nstrength_mg = 10\n'
+        '  [[medication.plan]]\n  start = "2026-11-01"\n  times = ["08:00", "14:00", "20:00"]\n  dose_mg = 10\n'
+    )
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(
+        DAY.replace("2026-11-02T00:00", "2026-11-03T00:00")
+        + '[patient]\ntakes = "none"\n[[action]]\nat = "2026-11-01T11:00"\ndo = "mark_taken"\n'
+        'dose = "baclofen/2026-11-01T08:00"\n'
+    )
+    done = pillbox("simulate", "--config", str(config), "--scenario", str(scenario))
+    assert done.returncode == 0, done.stderr
+    # 08:00 missed, then corrected to taken: one dose, taken (late); 14:00 and 20:00 of the 1st and all
+    # three of the 2nd missed.
+    assert "Baclofen: planned 6, taken 1 (late 1), missed 5, skipped 0, adherence 16.7%" in done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    stops = [e for e in events if e["event_type"] == "intake_stopped"]
+    assert len(stops) > 1 and "intake_stopped 1" in done.stderr
+
+
+def test_actions_before_the_start_are_refused(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(DAY + '[[action]]\nat = "2026-10-30T09:00"\ndo = "hold"\n')
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
+    assert done.returncode == 2 and "action[0].at" in done.stderr

@@ -144,3 +144,26 @@ def test_an_error_in_a_scheduled_job_makes_the_daemon_exit_1(tmp_path, mock_fact
     threading.Thread(target=add_job, daemon=True).start()
     assert serve(daemon) == 1
     assert isinstance(daemon.failure, ValueError)
+
+
+def test_an_unsynced_alert_from_an_earlier_start_resolves_when_the_clock_is_synced(tmp_path, mock_factory):
+    # Found in review: a clock synced at the next start never resolved the alert left from before.
+    from device.daemon import Daemon
+    from device.hardware import Hardware
+    from device.store import Store
+
+    from ..engine.conftest import make_config
+
+    config = make_config(config_toml(device="clock_sync_wait_minutes = 0"))
+    first = Daemon(config, Store(str(tmp_path / "p.db")), Hardware(config.hardware, mock_factory),
+                   synchronised=lambda: False)  # fmt: skip
+    first.start(schedule=False)
+    assert [a.event_type for a in first.engine.active_alerts()] == ["clock_unsynced"]
+    first.stop()
+    second = Daemon(config, Store(str(tmp_path / "p.db")), Hardware(config.hardware, mock_factory),
+                    synchronised=lambda: True)  # fmt: skip
+    second.start(schedule=False)
+    try:
+        assert second.engine.active_alerts() == []
+    finally:
+        second.stop()

@@ -217,4 +217,4 @@ def test_help_requested_on_hold(sim):
     actions = '[[action]]\nat = "2026-11-02T12:00"\ndo = "hold"\n'
     events = sim(config_toml(), scenario('takes = "all"', actions))
     helps = of_type(events, "help_requested")
-    assert [(e["time"], e["priority"]) for e in helps] == [("2026-11-02T12:00:00+00:00", "high")]
+    assert [(e["time"], e["priority"]) for e in helps] == [("2026-11-02T12:00:03+00:00", "high")]  # after the hold

@@ -163,3 +163,17 @@ def test_windows_are_elapsed_time_across_the_spring_gap(sim):
     events = sim(config_toml(med), day("2027-03-28T00:00", "2027-03-28T12:00", 'takes = "none"'))
     missed = of_type(events, "dose_missed")
     assert [(e["dose_id"], e["time"]) for e in missed] == [("baclofen/2027-03-28T00:30", "2027-03-28T02:30:00+00:00")]
+
+
+def test_first_start_at_a_phase_midnight_reports_the_change(sim):
+    events = sim(config_toml(), day("2026-11-01T00:00", "2026-11-01T12:00"))
+    changed = of_type(events, "dose_changed")
+    assert [(e["time"], e["old_daily_mg"], e["new_daily_mg"]) for e in changed] == [
+        ("2026-11-01T00:00:00+00:00", 0, 30)
+    ]
+
+
+def test_simulated_hold_is_help_after_help_hold_seconds(sim):
+    actions = '[[action]]\nat = "2026-11-02T15:00"\ndo = "hold"\n'
+    events = sim(config_toml(), day("2026-11-02T00:00", "2026-11-03T00:00", actions=actions))
+    assert [e["time"] for e in of_type(events, "help_requested")] == ["2026-11-02T15:00:03+00:00"]

@@ -172,3 +172,30 @@ def test_low_stock_is_reported_at_the_first_start(rig):
     ]
     again = r.restart(local("2026-11-02T07:30"))
     assert of_type(again, "stock_low") == []  # once per crossing, across restarts too
+
+
+def test_cancelled_away_gives_the_doses_back(rig):
+    # Found in review: doses marked away at their window's opening stayed away after a cancellation.
+    r = rig(config_toml())
+    r.start(local("2026-11-02T06:00"))
+    r.do(local("2026-11-02T06:00"), lambda e, t: e.set_away(local("2026-11-02T08:00"), local("2026-11-02T12:00"), t))
+    r.advance(local("2026-11-02T07:15"))  # the 08:00 window is open: that dose is away for now
+    r.do(local("2026-11-02T07:30"), lambda e, t: e.end_away(t))  # the trip is cancelled
+    r.advance(local("2026-11-02T08:00"))
+    r.do(local("2026-11-02T08:05"), lambda e, t: e.lid_opened(t))
+    assert [e["dose_id"] for e in of_type(r.events, "dose_taken")] == ["baclofen/2026-11-02T08:00"]
+    assert of_type(r.events, "extra_access") == []
+
+
+def test_back_early_gives_the_doses_after_the_return_back(rig):
+    r = rig(config_toml())
+    r.start(local("2026-11-02T05:00"))
+    r.do(local("2026-11-02T05:00"), lambda e, t: e.set_away(local("2026-11-02T06:00"), local("2026-11-02T18:00"), t))
+    r.advance(local("2026-11-02T07:20"))
+    r.do(local("2026-11-02T07:30"), lambda e, t: e.end_away(t))  # home early
+    r.advance(local("2026-11-02T10:00"))
+    assert [e["event_type"] for e in r.events if e.get("dose_id") == "baclofen/2026-11-02T08:00"] == [
+        "dose_due",
+        "dose_overdue",
+        "dose_missed",
+    ]

@@ -24,6 +24,9 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from .daemon import Daemon
 from .engine.events import EVENT_TYPES, Event
@@ -32,6 +35,7 @@ from .errors import ConfigError, NotFound
 from .status import alert_list, device_state
 
 log = logging.getLogger(__name__)
+SESSION_EXPIRY = 7 * 24 * 3600
 WINDOW = 100  # events handed to paho but not yet acknowledged, at most
 ALERT_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
 VERSION = "0.1.0"
@@ -121,11 +125,11 @@ class MqttBridge:
         m = config.mqtt
         self.base = f"{m.base_topic}/{config.device.id}"
         self.resend_delay = resend_delay
+        # MQTT 5 for one reason: "retain as published" keeps the retained flag on commands the broker
+        # queued for our persistent session while we were away, so a stale retained command is seen
+        # as retained and ignored (MQTT 3.1.1 delivers the queued copy unmarked).
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"pillbox-{config.device.id}",
-            clean_session=False,
-            protocol=mqtt.MQTTv311,
+            CallbackAPIVersion.VERSION2, client_id=f"pillbox-{config.device.id}", protocol=mqtt.MQTTv5
         )
         if m.username:
             self.client.username_pw_set(m.username, read_password(m.password_file) if m.password_file else None)
@@ -161,7 +165,9 @@ class MqttBridge:
     def start(self) -> None:
         m = self.config.mqtt
         self._worker.start()
-        self.client.connect_async(m.host, m.port, keepalive=30)
+        session = Properties(PacketTypes.CONNECT)
+        session.SessionExpiryInterval = SESSION_EXPIRY  # a persistent session, kept a week offline
+        self.client.connect_async(m.host, m.port, keepalive=30, clean_start=False, properties=session)
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -232,9 +238,10 @@ class MqttBridge:
     def _on_connected(self) -> None:
         client = self.client
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
-        subscriptions = [(self.topic("cmd/ack"), 1), (self.topic("cmd/silence"), 1)]
+        options = SubscribeOptions(qos=1, retainAsPublished=True)
+        subscriptions = [(self.topic("cmd/ack"), options), (self.topic("cmd/silence"), options)]
         if self.config.mqtt.discovery_prefix:
-            subscriptions.append((f"{self.config.mqtt.discovery_prefix}/status", 1))
+            subscriptions.append((f"{self.config.mqtt.discovery_prefix}/status", SubscribeOptions(qos=1)))
         client.subscribe(subscriptions)
         self._publish_discovery()
         self._publish_status(force=True)

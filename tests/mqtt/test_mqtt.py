@@ -199,3 +199,21 @@ def test_last_will_says_offline_after_kill_9(tmp_path, broker, listen):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_retained_command_queued_while_the_daemon_was_away_is_ignored(tmp_path, broker, listen, run_daemon):
+    # Found in review: with a persistent session the broker also queues a retained command for the
+    # absent daemon, and MQTT 3.1.1 delivers that copy unmarked. MQTT 5's "retain as published" keeps the mark.
+    text = mqtt_config(tmp_path, broker.port)
+    daemon = run_daemon(text, synced=False)  # clock_unsynced: a medium alert
+    wait_for(lambda: daemon.mqtt_connected() and daemon.store.outbox_waiting() == 0, what="the first session")
+    daemon.stop()
+    ears = listen(broker.port, [f"{B}/alerts"])
+    ears.publish(f"{B}/cmd/ack", "all", retain=True)  # while the daemon is away
+    daemon = run_daemon(text, synced=False)
+    wait_for(lambda: daemon.mqtt_connected() and daemon.store.outbox_waiting() == 0, what="the second session")
+    ears.publish(f"{B}/cmd/silence", "x")  # a live command after it, to know the stale one had its chance
+    wait_for(lambda: daemon.prompter.silenced_until is not None, what="the live command")
+    assert [(a.event_type, a.acknowledged) for a in daemon.engine.active_alerts()] == [("clock_unsynced", False)]
+    live = [m for m in ears.on(f"{B}/alerts")]
+    assert live  # the bridge published its alerts again at the new connection

@@ -218,7 +218,7 @@ def broker_answers(host: str = "localhost", port: int = 1883) -> bool:
         return False
 
 
-def demo_command(port: int = 8080) -> int:
+def demo_command(port: int = 8080, config_path: str | None = None) -> int:
     from zoneinfo import ZoneInfo
 
     from .config import parse_config, system_timezone
@@ -226,10 +226,24 @@ def demo_command(port: int = 8080) -> int:
 
     zone = ZoneInfo(system_timezone())
     state = tempfile.mkdtemp(prefix="pillbox-demo-")
-    text = demo_config_text(state, port, dt.datetime.now(zone), zone.key)
-    path = Path(state) / "pillbox.toml"
-    path.write_text(text)
-    config = parse_config(text, str(path))
+    if config_path is None:
+        text = demo_config_text(state, port, dt.datetime.now(zone), zone.key)
+        path = Path(state) / "pillbox.toml"
+        path.write_text(text)
+        config = parse_config(text, str(path))
+    else:
+        # Your own plan, on the virtual dispenser, with a throw-away state directory.
+        from dataclasses import replace
+
+        from .config import load_config
+
+        own = load_config(config_path)
+        config = replace(
+            own,
+            device=replace(own.device, state_dir=state, clock_sync_wait_minutes=0),
+            hardware=replace(own.hardware, pin_factory="mock"),
+            web=replace(own.web, port=port),
+        )
     store = Store(database_path(config))
     password = secrets.token_urlsafe(9)
     Accounts(store).add("demo", password)

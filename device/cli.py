@@ -29,7 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", parents=[common], help="the daemon: scheduler, GPIO, MQTT, web")
     run.add_argument("--mock-hardware", action="store_true", help="use virtual pins (no GPIO needed)")
     sub.add_parser("check", parents=[common], help="validate the configuration and print each plan")
-    demo = sub.add_parser("demo", help="the whole daemon on a virtual dispenser, the page on :8080")
+    demo = sub.add_parser(
+        "demo", help="the whole daemon on a virtual dispenser, the page on :8080 (--config: your own plan)"
+    )
+    demo.add_argument("--config", metavar="FILE", help="run this config's plan instead of the demo plan")
     demo.add_argument("--port", type=int, default=8080, help="the page's port (default 8080)")
     user = sub.add_parser("user", parents=[common], help="caregiver accounts: add, remove, passwd, list")
     user.add_argument("action", choices=["add", "remove", "passwd", "list"])
@@ -98,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .admin import demo_command
 
-    return demo_command(port=args.port)
+    return demo_command(port=args.port, config_path=args.config)
 
 
 def _needs_name(args: argparse.Namespace, parser_name: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from device.engine.events import EVENT_TYPES, to_json
 from device.engine.state import Dose
-from device.errors import ActionError
+from device.errors import ActionError, NotFound
 from device.hardware import MOCK_ACTIONS
 from device.status import alert_list, device_state
 
@@ -141,8 +141,8 @@ def alerts() -> list[dict[str, Any]]:
 
 
 def acknowledge(alert_id: str) -> dict[str, Any]:
-    if not alert_id or len(alert_id) > 64:
-        raise BadInput("alert_id", "unknown alert.")
+    if not alert_id or len(alert_id) > 64 or alert_id == "all":
+        raise NotFound(f"alert: no alert with id {alert_id[:64]!r}.")
     chosen, _ = services().daemon.call(lambda engine, now: engine.acknowledge(alert_id, now))
     item = chosen[0].public()
     item.pop("resolved", None)
@@ -172,6 +172,7 @@ def refill(data: Any) -> dict[str, Any]:
     if (
         isinstance(tablets, bool)
         or not isinstance(tablets, int | float)
+        or (isinstance(tablets, int) and not -(10**6) < tablets < 10**6)
         or not math.isfinite(tablets)
         or not 0.5 <= tablets <= 1000
         or tablets * 2 != int(tablets * 2)

@@ -29,7 +29,10 @@ def action_error(error: ActionError) -> Any:
 def _body() -> Any:
     if not request.data:
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:
+        data = None
     if data is None:
         raise actions.BadInput("body", "expected a JSON object (Content-Type: application/json).")
     return data

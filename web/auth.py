@@ -6,10 +6,10 @@ import functools
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
-    abort,
     flash,
     g,
     jsonify,
@@ -30,9 +30,9 @@ UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.startswith("Bearer "):
-        return header[7:].strip()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        return token.strip()
     return None
 
 
@@ -82,6 +82,16 @@ def csrf_failed(error: CSRFError) -> Any:
     return render_template("error.html", title="Form expired", message=error.description), 400
 
 
+def safe_next(target: str) -> str | None:
+    """A path on this device to go back to after login, or None (no other hosts, no tricks)."""
+    if not target or any(ord(c) < 0x20 or c == "\\" for c in target) or len(target) > 500:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     if request.method == "POST":
@@ -93,10 +103,7 @@ def login() -> Any:
             session.clear()
             session.permanent = True
             session["user"] = name
-            target = request.args.get("next") or ""
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("pages.dashboard")
-            return redirect(target)
+            return redirect(safe_next(request.args.get("next", "")) or url_for("pages.dashboard"))
         time.sleep(0.5)  # every failure costs time; repeated ones lock the account for longer
         if wait:
             flash(f"Too many failed attempts: try again in {int(wait) + 1} seconds.", "error")
@@ -109,7 +116,7 @@ def login() -> Any:
 @bp.route("/logout", methods=["POST"])
 def logout() -> Any:
     if g.get("user") is None:
-        abort(401)
+        return redirect(url_for("auth.login"))
     session.clear()
     flash("Logged out.", "info")
     return redirect(url_for("auth.login"))

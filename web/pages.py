@@ -27,11 +27,6 @@ def _local(value: Any, fmt: str = "%a %d %b %H:%M") -> str:
     return local(value, fmt) or "—"
 
 
-@bp.app_template_filter("reject_page")
-def _reject_page(args: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in args.items() if k != "page"}
-
-
 @bp.app_template_filter("state_word")
 def _state_word(value: str) -> str:
     return state_word(value)
@@ -152,15 +147,21 @@ def _history_query() -> dict[str, Any]:
 def history() -> Any:
     query = _history_query()
     try:
-        page = max(1, int(request.args.get("page", "1")))
+        page = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
         page = 1
     events, total = services().daemon.store.events_between(
         start=query["start"], end=query["end"], event_type=query["type"], limit=PAGE, offset=(page - 1) * PAGE
     )
     pages = max(1, -(-total // PAGE))
+    if page > pages:  # past the end: show the last page
+        page = pages
+        events, total = services().daemon.store.events_between(
+            start=query["start"], end=query["end"], event_type=query["type"], limit=PAGE, offset=(page - 1) * PAGE
+        )
+    args = {k: request.args[k] for k in ("type", "from", "to") if request.args.get(k)}
     return render_template(
-        "history.html", events=events, total=total, page=page, pages=pages, types=list(EVENT_TYPES), args=request.args
+        "history.html", events=events, total=total, page=page, pages=pages, types=list(EVENT_TYPES), args=args
     )
 
 

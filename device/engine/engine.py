@@ -281,6 +281,10 @@ class Engine(StopDetection, Supply):
         if at > now:
             raise ActionError(f"at: {at.isoformat()} is in the future.")
         dose = self._lookup(dose_id)
+        if dose.spec.scheduled_for - now > DAY:
+            raise ActionError(f"dose: {dose_id} is more than a day ahead; record it when it is taken.")
+        if dose.spec.scheduled_for - at > DAY:
+            raise ActionError(f"at: {at.isoformat()} is more than a day before the dose was due.")
         if dose.state not in (DoseState.UPCOMING, DoseState.WAITING, DoseState.MISSED):
             raise Conflict(
                 f"Dose {dose_id} is {dose.state}; only upcoming, waiting or missed doses can be marked taken."

@@ -134,3 +134,46 @@ def test_doctor_command_prints_one_line_per_check(tmp_path):
     broken = tmp_path / "broken.toml"
     broken.write_text("[device]\nid = 'Not Valid!'\n")
     assert pillbox("doctor", "--config", str(broken)).returncode == 2
+
+
+def test_demo_takes_a_config_and_runs_its_plan(tmp_path):
+    from tests.mqtt.broker import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "device.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--config",
+            str(ROOT / "config/example.toml"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any("Stop with" in line for line in lines):
+            lines.append(proc.stdout.readline())
+        assert any("Log in:" in line for line in lines)
+        for _ in range(100):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert json.loads(body) == {"status": "ok"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+        if proc.stdout:
+            proc.stdout.close()

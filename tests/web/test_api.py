@@ -170,3 +170,26 @@ def test_times_out_of_range_are_400_not_500(client, token):
     assert response.status_code == 400 and response.get_json()["field"] == "until"
     days = client.get("/api/v1/doses?from=0001-01-01", headers=auth(token))
     assert days.status_code == 400 and days.get_json()["field"] == "from"
+
+
+def test_review_findings_are_4xx_not_500(client, token, carer):
+    # Found in review: each of these answered 500.
+    assert client.post("/api/v1/alerts/all/ack", headers=auth(token)).status_code == 404
+    assert carer.form("/actions/ack/all", {}).status_code == 302
+    deep = client.post("/api/v1/refills", data="[" * 60000, headers={**auth(token), "Content-Type": "application/json"})
+    assert deep.status_code == 400 and deep.get_json()["field"] == "body"
+    huge = client.post("/api/v1/refills", data='{"tablets": 1' + "0" * 400 + "}",
+                       headers={**auth(token), "Content-Type": "application/json"})  # fmt: skip
+    assert huge.status_code == 400 and huge.get_json()["field"] == "tablets"
+    assert carer.client.get("/history?endpoint=x&_external=1&_anchor=y").status_code == 200
+    assert carer.client.get("/history?page=99999999999999999999").status_code == 200
+
+
+def test_taken_elsewhere_only_near_the_dose(client, token):
+    far_back = client.post("/api/v1/doses/baclofen/2026-11-02T08:00/taken", json={"at": "2025-11-02T09:00"},
+                           headers=auth(token))  # fmt: skip
+    assert far_back.status_code == 400 and far_back.get_json()["field"] == "at"
+    tomorrow = client.post("/api/v1/doses/baclofen/2026-11-04T08:00/taken", json={}, headers=auth(token))
+    assert tomorrow.status_code == 400 and tomorrow.get_json()["field"] == "dose"
+    later_today = client.post("/api/v1/doses/baclofen/2026-11-02T14:00/taken", json={}, headers=auth(token))
+    assert later_today.status_code == 200

@@ -131,3 +131,25 @@ def test_tokens_and_passwords_are_stored_hashed(rig, token):
     db = rig.daemon.store.db
     assert token not in str(list(db.execute("SELECT * FROM tokens")))
     assert PASSWORD not in str(list(db.execute("SELECT * FROM users")))
+
+
+def test_login_never_redirects_off_the_device(client):
+    # Found in review: "/\t/evil.example" passed a startswith("/") check and left the device.
+    for target in ["/%09/evil.example", "//evil.example", "https://evil.example/", "/\\evil.example",
+                   "/%0d%0a/x", "javascript:alert(1)"]:  # fmt: skip
+        token = csrf_of(client.get("/login").get_data(as_text=True))
+        response = client.post(
+            f"/login?next={target}", data={"name": "carer", "password": PASSWORD, "csrf_token": token}
+        )
+        assert response.status_code == 302, target
+        assert response.headers["Location"] in ("/", "http://localhost/"), (target, response.headers["Location"])
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/").get_data(as_text=True))})
+    token = csrf_of(client.get("/login").get_data(as_text=True))
+    ok = client.post("/login?next=/history", data={"name": "carer", "password": PASSWORD, "csrf_token": token})
+    assert ok.headers["Location"].endswith("/history")
+
+
+def test_bearer_scheme_is_case_insensitive_and_logout_without_session_goes_to_login(client, token):
+    assert client.get("/api/v1/status", headers={"Authorization": f"bearer {token}"}).status_code == 200
+    response = client.post("/logout")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -55,13 +55,15 @@ def test_form_actions(carer, rig):
 
 
 def test_history_filters_pages_and_csv(carer, rig):
-    rig.run_to(local("2026-11-05T00:00"))
+    rig.run_to(local("2026-11-09T00:00"))
     page = carer.client.get("/history").get_data(as_text=True)
     assert "events; page 1 of" in page and "dose_missed" in page
     due = carer.client.get("/history?type=dose_due&from=2026-11-03&to=2026-11-03").get_data(as_text=True)
     assert "3 events" in due
     many = carer.client.get("/history?page=2").get_data(as_text=True)
-    assert "page 2 of" in many
+    assert "page 2 of" in many and "<td>" in many
+    beyond = carer.client.get("/history?page=999").get_data(as_text=True)
+    assert "<td>" in beyond  # past the end: the last page, not an empty one
     response = carer.client.get("/history.csv?type=dose_missed")
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))

@@ -7,6 +7,7 @@ the prompts need, and one heartbeat (every 15 s) watches the clock and feeds the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -30,7 +31,12 @@ from .store import Store
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15
+STEADY_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 SOUND_RANK = {Sound.BEEP: 0, Sound.LOW: 1, Sound.MEDIUM: 2, Sound.HIGH: 3}
+
+
+class DaemonStopped(RuntimeError):
+    """The daemon has stopped: no more engine actions."""
 
 
 class Daemon:
@@ -45,14 +51,16 @@ class Daemon:
         wall: Callable[[], dt.datetime] = utc_now,
         mono: Callable[[], float] = time.monotonic,
         synchronised: Callable[[], bool] = clock_synchronised,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.hardware = hardware
         self.wall = wall
         self.synchronised = synchronised
-        self.sleep = sleep
+        # Sleeping on `done` lets a SIGTERM end the start-up clock wait at once.
+        self.sleep: Callable[[float], None] = sleep or self._sleep_until_stopped
+        self.mono = mono
         self.steps = StepWatch(wall, mono)
         self.engine = Engine(config, store)
         self.prompter = Prompter(config.hardware.quiet_hours, config.tz)
@@ -80,12 +88,15 @@ class Daemon:
 
     # --------------------------------------------------------------------------- lifecycle
 
+    def _sleep_until_stopped(self, seconds: float) -> None:
+        self.done.wait(seconds)
+
     def wait_for_clock(self) -> bool:
         """Wait (bounded) for a synchronised clock before anything is decided from it."""
         limit = self.config.device.clock_sync_wait_minutes * 60
         waited = 0.0
         while not self.synchronised():
-            if waited >= limit:
+            if waited >= limit or self.done.is_set():
                 return False
             if waited == 0:
                 log.info("waiting up to %.0f s for the clock to be synchronised", limit)
@@ -97,6 +108,8 @@ class Daemon:
     def start(self, *, schedule: bool = True) -> None:
         """Start the engine (after the bounded clock wait); `schedule=False` leaves waking to the caller."""
         self.clock_synced = self.wait_for_clock()
+        if self.done.is_set():
+            return  # asked to stop (SIGTERM) during the wait: nothing was started
         with self.lock:
             now = self.wall()
             events = self.engine.start(now, lid_open=self.hardware.lid_open)
@@ -149,13 +162,23 @@ class Daemon:
         self.done.set()
 
     def _job_failed(self, event: JobExecutionEvent) -> None:
+        if self.closed:
+            return  # stopping: a job that ran into the closed store is no failure of the daemon
         self.fail(event.exception or RuntimeError(f"job {event.job_id} failed"))
 
     # ------------------------------------------------------------------------ the clockwork
 
+    def _steady(self) -> dt.datetime:
+        """The monotonic clock as a datetime: the prompts' rhythm never jumps with the wall clock."""
+        return STEADY_EPOCH + dt.timedelta(seconds=self.mono())
+
     def next_wakeup(self) -> dt.datetime | None:
-        times = [t for t in (self.engine.next_wakeup(), self.prompter.next_wakeup()) if t is not None]
-        return min(times) if times else None
+        times = [self.engine.next_wakeup()]
+        prompt = self.prompter.next_wakeup()
+        if prompt is not None:
+            times.append(self.wall() + (prompt - self._steady()))
+        found = [t for t in times if t is not None]
+        return min(found) if found else None
 
     def _reschedule(self) -> None:
         if self.closed or not self.scheduler.running:
@@ -170,7 +193,8 @@ class Daemon:
 
     def wake(self) -> None:
         """The scheduled instant has come: let the engine and the prompts act."""
-        self.call(lambda engine, now: engine.tick(now))
+        with contextlib.suppress(DaemonStopped):  # a wake-up that lost the race with a clean stop
+            self.call(lambda engine, now: engine.tick(now))
 
     def _heartbeat_clock(self) -> None:
         """Every `heartbeat_seconds` on the monotonic clock, hand the heartbeat to the scheduler.
@@ -188,8 +212,10 @@ class Daemon:
 
     def heartbeat(self) -> None:
         """Every 15 s: watch the clock (steps, sync) and tell the watchdog we are alive."""
-        step = self.steps.check()
         with self.lock:
+            if self.closed or not self.engine.started:
+                return
+            step = self.steps.check()
             now = self.wall()
             events: list[Event] = []
             if step:
@@ -206,11 +232,19 @@ class Daemon:
             hook()
 
     def call(self, action: Callable[[Engine, dt.datetime], T]) -> T:
-        """Run an engine action now under the lock; signal its events; reschedule."""
+        """Run an engine action now under the lock; signal its events; reschedule.
+
+        A wall-clock step is noticed first (the scheduler may wake us for an instant the step jumped
+        over before the heartbeat runs), so that what the step skipped is handled as downtime.
+        """
         with self.lock:
             if self.closed:
-                raise RuntimeError("the daemon is stopped")
+                raise DaemonStopped("the daemon is stopped")
             now = self.wall()
+            step = self.steps.check()
+            if step:
+                log.warning("wall clock stepped by %.0f s; rebuilding schedules", step)
+                self._after(self.engine.clock_jump(now, step), now)
             result = action(self.engine, now)
             events = result[-1] if isinstance(result, tuple) else result
             self._after(events if isinstance(events, list) else [], now)
@@ -218,7 +252,7 @@ class Daemon:
 
     def _after(self, events: list[Event], now: dt.datetime) -> None:
         """After the store committed `events`: lights, sound, listeners, next wake-up."""
-        sounds = self.prompter.update(self.engine.view(now), events, now)
+        sounds = self.prompter.update(self.engine.view(now), events, self._steady(), wall=now)
         self.hardware.show(self.prompter.indication())
         if sounds:
             self.hardware.sound(max(sounds, key=SOUND_RANK.__getitem__))
@@ -235,7 +269,7 @@ class Daemon:
     # ------------------------------------------------------------------------ patient inputs
 
     def _lid(self, opened: bool) -> None:
-        if not self.engine.started:
+        if not self.engine.started or self.closed:
             return  # before the start the lid's state is read, not its changes
         if opened:
             self.call(lambda engine, now: engine.lid_opened(now))
@@ -243,14 +277,14 @@ class Daemon:
             self.call(lambda engine, now: engine.lid_closed(now))
 
     def _press(self) -> None:
-        if not self.engine.started:
+        if not self.engine.started or self.closed:
             return
 
         def press(engine: Engine, now: dt.datetime) -> list[Event]:
             intake, events = engine.press(now)
             if not intake:
                 sounding = self.hardware.sounding or self.prompter.level is not None
-                self.prompter.silence(now)
+                self.prompter.silence(self._steady())
                 self.hardware.silence()
                 if not sounding:
                     self.hardware.progress(engine.taken_today(now))
@@ -259,14 +293,14 @@ class Daemon:
         self.call(press)
 
     def _hold(self) -> None:
-        if not self.engine.started:
+        if not self.engine.started or self.closed:
             return
         self.call(lambda engine, now: engine.hold(now))
 
     def silence(self) -> None:
         """Silence the buzzer for 10 minutes (the hub's `cmd/silence`)."""
         with self.lock:
-            self.prompter.silence(self.wall())
+            self.prompter.silence(self._steady())
             self.hardware.silence()
             self._reschedule()
 

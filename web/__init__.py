@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, jsonify, request
+from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from device.accounts import Accounts
@@ -54,6 +54,19 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
 
     auth.csrf.init_app(app)
     app.before_request(auth.identify)
+
+    @app.before_request
+    def starting() -> Any:
+        """Until the engine has started (the bounded wait for a synchronised clock), say so."""
+        if daemon.engine.started or request.endpoint in ("healthz", "auth.login", "auth.logout", "static"):
+            return None
+        if g.get("user") is None and g.get("token") is None:
+            return None  # the login comes first
+        minutes = config.device.clock_sync_wait_minutes
+        if request.path.startswith("/api/"):
+            return auth.json_error(503, f"starting: waiting up to {minutes:g} minutes for a synchronised clock")
+        return render_template("starting.html", minutes=f"{minutes:g}"), 503
+
     app.register_error_handler(auth.CSRFError, auth.csrf_failed)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)

@@ -391,7 +391,13 @@ class Engine(StopDetection, Supply):
         return sorted(self.alerts.values(), key=lambda a: (order[a.priority], a.since))
 
     def view(self, now: dt.datetime) -> View:
-        """The facts the patient's prompts depend on (SPEC section 6)."""
+        """The facts the patient's prompts depend on (SPEC section 6).
+
+        Judged at the latest moment the engine has handled, so a wall clock stepping back does not
+        make a due dose look not yet due (its prompts would stop until the overdue time).
+        """
+        if self._clock is not None and self._clock > now:
+            now = self._clock
         due = [
             d for doses in self.active for d in doses if d.state is DoseState.WAITING and d.spec.scheduled_for <= now
         ]

@@ -89,18 +89,23 @@ class Prompter:
             return "high"
         return "medium" if v.overdue else "low"
 
-    def update(self, view: View, events: list[Event], now: dt.datetime) -> list[Sound]:
-        """New facts and the events just recorded; the sounds to play now."""
+    def update(self, view: View, events: list[Event], now: dt.datetime, wall: dt.datetime | None = None) -> list[Sound]:
+        """New facts and the events just recorded; the sounds to play now.
+
+        `now` times the rhythm and the silence and should never step (the daemon passes a monotonic
+        time); `wall`, the local wall-clock time, decides quiet hours (default: `now`).
+        """
         self.view = view
         sounds: list[Sound] = []
-        quiet = in_quiet_hours(now, self.quiet_hours, self.tz)
+        quiet = in_quiet_hours(wall or now, self.quiet_hours, self.tz)
         for event in events:
             newer_alert = event.priority in (Priority.MEDIUM, Priority.HIGH) or event.event_type == "lid_left_open"
-            if newer_alert and event.event_type not in ("dose_overdue",) and not event.get("reminder"):
+            reminder = bool(event.get("reminder"))
+            if newer_alert and event.event_type not in ("dose_overdue",) and not reminder:
                 self.silenced_until = None  # a newer alert sounds again
             if event.event_type == "help_requested":
                 sounds.append(Sound.BEEP)
-            elif quiet or view.due:
+            elif quiet or view.due or reminder:  # a high alert bursts once, when raised
                 continue
             elif event.priority is Priority.HIGH:
                 sounds.append(Sound.HIGH)

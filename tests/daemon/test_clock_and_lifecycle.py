@@ -167,3 +167,88 @@ def test_an_unsynced_alert_from_an_earlier_start_resolves_when_the_clock_is_sync
         assert second.engine.active_alerts() == []
     finally:
         second.stop()
+
+
+# Found in review: the five below each misbehaved before.
+
+
+def test_a_backward_step_while_a_dose_is_due_keeps_it_prompting(daemon_rig):
+    from device.engine.prompts import Sound
+
+    rig = daemon_rig(config_toml(), local("2026-11-02T07:30"))
+    rig.run_to(local("2026-11-02T08:05"))
+    played = rig.hw.sounds_played
+    rig.clock.now = local("2026-11-02T07:35")  # the wall clock steps back half an hour
+    rig.clock.mono += 15
+    rig.daemon.heartbeat()
+    assert "clock_jump" in rig.types()
+    assert rig.hw.indication.due_led is Led.PULSE  # still due: the LED keeps pulsing
+    rig.clock.step(minutes=6)  # 10 real minutes after the 08:00 prompt...
+    nxt = rig.daemon.next_wakeup()
+    assert nxt is not None and nxt <= rig.clock.now
+    rig.daemon.wake()
+    assert rig.hw.sounds_played == played + 1 and rig.hw.last_sound is Sound.LOW  # ...it sounds again
+
+
+def test_a_forward_step_seen_first_by_a_wake_up_is_downtime(daemon_rig):
+    rig = daemon_rig(config_toml(), local("2026-11-02T07:30"))
+    rig.clock.now = local("2026-11-02T12:30")  # NTP steps 5 h forward; the scheduler wakes before the heartbeat
+    rig.clock.mono += 15
+    rig.daemon.wake()
+    kinds = rig.types()
+    assert kinds.index("clock_jump") < kinds.index("dose_missed")
+    missed = [e for e in rig.events if e["event_type"] == "dose_missed"]
+    assert missed[0]["during_downtime"] is True
+    assert "dose_due" not in kinds and "dose_overdue" not in kinds
+
+
+def test_sigterm_during_the_clock_wait_stops_at_once(tmp_path, mock_factory):
+    from device.daemon import Daemon
+    from device.hardware import Hardware
+    from device.store import Store
+
+    from ..engine.conftest import make_config
+
+    config = make_config(config_toml(device="clock_sync_wait_minutes = 10"))
+    daemon = Daemon(config, Store(str(tmp_path / "p.db")), Hardware(config.hardware, mock_factory),
+                    synchronised=lambda: False)  # fmt: skip
+    threading.Timer(0.2, daemon.done.set).start()  # what the signal handler does
+    began = time.monotonic()
+    daemon.start()
+    assert time.monotonic() - began < 5
+    assert not daemon.engine.started and not daemon.scheduler.running
+    daemon.stop()
+    assert Store(str(tmp_path / "p.db")).events() == []  # nothing was started, nothing recorded
+
+
+def test_a_wake_up_after_a_clean_stop_is_not_a_failure(daemon_rig):
+    rig = daemon_rig(config_toml(), local("2026-11-02T07:30"))
+    rig.daemon.stop()
+    rig.daemon.wake()
+    rig.daemon.heartbeat()
+    assert rig.daemon.failure is None
+
+
+def test_the_page_and_api_say_starting_during_the_clock_wait(tmp_path, mock_factory):
+    from device.accounts import Accounts
+    from device.daemon import Daemon
+    from device.hardware import Hardware
+    from device.store import Store
+    from web import create_app
+
+    from ..engine.conftest import make_config
+
+    config = make_config(config_toml(device=f'state_dir = "{tmp_path}"'))
+    daemon = Daemon(config, Store(str(tmp_path / "p.db")), Hardware(config.hardware, mock_factory),
+                    synchronised=lambda: False)  # fmt: skip
+    try:
+        client = create_app(config, daemon, testing=True).test_client()
+        headers = {"Authorization": f"Bearer {Accounts(daemon.store).create_token('t')}"}
+        assert client.get("/healthz").status_code == 200
+        api = client.get("/api/v1/status", headers=headers)
+        assert api.status_code == 503 and "synchronised clock" in api.get_json()["error"]
+        page = client.get("/", headers=headers)
+        assert page.status_code == 503 and "is starting" in page.get_data(as_text=True)
+        assert client.post("/api/v1/refill-mode", headers=headers).status_code == 503
+    finally:
+        daemon.stop()

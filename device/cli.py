@@ -70,7 +70,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from .simulate import run_simulation
 
     config = _load(args)
-    scenario = load_scenario(args.scenario, config.tz)
+    scenario = load_scenario(args.scenario, config.tz, config)
     out: TextIO
     if args.out:
         try:

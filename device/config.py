@@ -80,8 +80,8 @@ def parse_config(text: str, path: str) -> Config:
 
 
 def system_timezone(etc: Path = Path("/etc")) -> str:
-    """The system's IANA zone (the /etc/localtime link, else /etc/timezone), else UTC."""
-    candidates = []
+    """The system's IANA zone ($TZ, the /etc/localtime link, else /etc/timezone), else UTC."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
     try:
         target = os.readlink(etc / "localtime")
         if "zoneinfo/" in target:
@@ -266,7 +266,8 @@ def _check_phase(
         for value in sorted({v for v in raw.get(key, []) if raw[key].count(v) > 1}):
             problems.add((*at, key), f"{show(value)} is listed twice")
     strength_ug, dose_ug = to_ug(med["strength_mg"]), to_ug(phase.dose_mg)
-    if "dose_mg" in raw and dose_ug * 2 % strength_ug:
+    # In half-micrograms, so that half of a 0.125 mg tablet (62.5 µg) is exact too.
+    if "dose_mg" in raw and round(phase.dose_mg * 2000) % round(med["strength_mg"] * 1000):
         problems.add(
             (*at, "dose_mg"),
             f"expected a multiple of half a tablet ({med['strength_mg'] / 2:g} mg with "

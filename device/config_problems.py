@@ -153,7 +153,7 @@ def check_schema(data: Mapping[str, Any], problems: Problems) -> set[KeyPath]:
         if error.validator == "additionalProperties":
             known = list(schema.get("properties", {}))
             for key in sorted(set(error.instance) - set(known)):
-                problems.add(path, unknown_key(key, known))
+                problems.add((*path, key), unknown_key(key, known))
         elif error.validator == "required":
             for key in error.validator_value:
                 if key not in error.instance:

@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import functools
 import json
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import jsonschema
 
 from .config_problems import key_path, show
+from .engine.model import Config
 from .errors import ScenarioError
 
 SCHEMA_PATH = Path(__file__).with_name("scenario_schema.json")
@@ -83,6 +85,8 @@ def _plain(value: Any) -> Any:
         return value.replace(tzinfo=None).isoformat(timespec="minutes")
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # nan and inf: the schema then says what was expected
     return value
 
 
@@ -97,7 +101,7 @@ def _schema_problems(data: dict[str, Any], file: str) -> list[str]:
             for key in sorted(set(error.instance) - set(known)):
                 near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
                 hint = f" — did you mean '{near[0]}'?" if near else f" (known keys: {', '.join(known)})"
-                out.append(f"{where}unknown key '{key}'{hint}")
+                out.append(f"{file}: {path + '.' if path else ''}{key}: unknown key '{key}'{hint}")
         elif error.validator == "required":
             for key in error.validator_value:
                 if key not in error.instance:
@@ -124,6 +128,26 @@ def _resolved_description(schema: dict[str, Any]) -> str | None:
     return None
 
 
+def _impossible_times(data: dict[str, Any], file: str) -> list[str]:
+    """Times that match the pattern but are not on the calendar (2026-11-31T10:00)."""
+    places: list[tuple[str, Any]] = [("start", data.get("start")), ("end", data.get("end"))]
+    for i, period in enumerate(data.get("patient", {}).get("period", [])):
+        places += [
+            (f"patient.period[{i}].from", period.get("from")),
+            (f"patient.period[{i}].until", period.get("until")),
+        ]
+    for i, action in enumerate(data.get("action", [])):
+        places += [(f"action[{i}].at", action.get("at")), (f"action[{i}].until", action.get("until"))]
+    out = []
+    for where, value in places:
+        if isinstance(value, str):
+            try:
+                dt.datetime.fromisoformat(value)
+            except ValueError:
+                out.append(f"{file}: {where}: expected a real local date and time, found {show(value)}")
+    return out
+
+
 def _instant(text: str, tz: ZoneInfo) -> dt.datetime:
     naive = dt.datetime.fromisoformat(text)
     return naive.replace(tzinfo=tz, fold=0).astimezone(dt.UTC)
@@ -138,21 +162,43 @@ def _behaviour(raw: dict[str, Any], base: Behaviour) -> Behaviour:
     )
 
 
-def load_scenario(path: str, tz: ZoneInfo) -> Scenario:
+def load_scenario(path: str, tz: ZoneInfo, config: Config | None = None) -> Scenario:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ScenarioError([f"{path}: cannot read the scenario file: {exc.strerror or exc}"]) from None
-    return parse_scenario(text, path, tz)
+    return parse_scenario(text, path, tz, config)
 
 
-def parse_scenario(text: str, file: str, tz: ZoneInfo) -> Scenario:
+def _check_against(config: Config, actions: list[Action], file: str) -> list[str]:
+    """Mistakes visible before running: an unknown medication, a dose the plan does not have."""
+    from .engine.plan import Schedule
+
+    meds = config.medications
+    names = ", ".join(m.name for m in meds)
+    out = []
+    for a in actions:
+        if a.do == "refill":
+            if a.medication is None and len(meds) > 1:
+                out.append(f"{file}: action[{a.index}].medication: required where there are several medications "
+                           f"({names})")  # fmt: skip
+            elif a.medication is not None and not any(a.medication in (m.name, m.slug) for m in meds):
+                out.append(f"{file}: action[{a.index}].medication: expected one of {names}, found {show(a.medication)}")
+        if a.do in ("skip", "mark_taken") and a.dose is not None:
+            planned = any(Schedule(m, config.tz).find(a.dose) is not None for m in meds)
+            if not planned:
+                out.append(f"{file}: action[{a.index}].dose: expected a dose of the plan, found {show(a.dose)}")
+    return out
+
+
+def parse_scenario(text: str, file: str, tz: ZoneInfo, config: Config | None = None) -> Scenario:
     """Parse and check a scenario; every problem is reported at once (ScenarioError)."""
     try:
         data = _plain(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{file}: not valid TOML: {exc}"]) from None
     problems = _schema_problems(data, file)
+    problems += _impossible_times(data, file)
     if problems:
         raise ScenarioError(problems)
     start, end = _instant(data["start"], tz), _instant(data["end"], tz)
@@ -207,6 +253,8 @@ def parse_scenario(text: str, file: str, tz: ZoneInfo) -> Scenario:
                 from_dispenser=raw.get("from_dispenser", False),
             )
         )
+    if config is not None:
+        problems += _check_against(config, actions, file)
     if problems:
         raise ScenarioError(problems)
     return Scenario(start, end, patient, tuple(periods), tuple(actions))

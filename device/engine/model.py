@@ -65,7 +65,7 @@ class Medication:
 
     def tablets(self, dose_mg: float) -> float:
         """Tablets for a dose; whole or half (validated)."""
-        return to_ug(dose_mg) * 2 // to_ug(self.strength_mg) / 2
+        return round(dose_mg * 2000) // round(self.strength_mg * 1000) / 2  # half-micrograms: 0.0625 of 0.125
 
 
 @dataclass(frozen=True)

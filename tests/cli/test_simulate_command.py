@@ -140,3 +140,25 @@ def test_actions_before_the_start_are_refused(tmp_path):
     path.write_text(DAY + '[[action]]\nat = "2026-10-30T09:00"\ndo = "hold"\n')
     done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
     assert done.returncode == 2 and "action[0].at" in done.stderr
+
+
+# Found in review: these crashed, were reported under the wrong path, or ran with exit 0.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (DAY + '[[action]]\nat = "2026-11-31T10:00"\ndo = "hold"\n', "action[0].at: expected a real local date"),
+        ('start = "2026-13-01T00:00"\nend = "2026-11-02T00:00"\n', "start: expected a real local date"),
+        (DAY + "[patient]\ndelay_minutes = nan\n", "patient.delay_minutes"),
+        (DAY + "[patient]\ndelay_minute = 5\n", "patient.delay_minute: unknown key 'delay_minute'"),
+        (DAY + '[[action]]\nat = "2026-11-01T09:00"\ndo = "refill"\ntablets = 5\nmedication = "Aspirin"\n',
+         "action[0].medication: expected one of Baclofen"),
+        (DAY + '[[action]]\nat = "2026-11-01T09:00"\ndo = "skip"\ndose = "aspirin/2026-11-01T08:00"\n',
+         "action[0].dose: expected a dose of the plan"),
+    ],
+)  # fmt: skip
+def test_scenario_review_findings_exit_2(tmp_path, text, expected):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
+    assert done.returncode == 2, done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr

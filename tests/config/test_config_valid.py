@@ -253,3 +253,31 @@ def test_a_missing_or_unreadable_file_is_one_problem_naming_it(tmp_path: Path) -
     latin.write_bytes(b'[device]\nname = "Caf\xe9"\n')
     with pytest.raises(ConfigError, match="not UTF-8"):
         load_config(str(latin))
+
+
+def test_half_of_a_small_tablet_is_a_valid_dose():
+    # Found in review: 62.5 µg (half of 0.125 mg) was rounded to 62 µg and refused.
+    from device.config import parse_config
+
+    text = (
+        '[device]\ntimezone = "UTC"\n[[medication]]\nname = "Digoxin"\nstrength_mg = 0.125\ntaper_required = false\n'
+        '  [[medication.plan]]\n  start = "2026-11-01"\n  times = ["08:00"]\n  dose_mg = 0.0625\n'
+    )
+    med = parse_config(text, "d.toml").medications[0]
+    assert med.tablets(0.0625) == 0.5
+
+
+def test_unknown_keys_are_reported_at_their_own_path():
+    import pytest
+
+    from device.config import parse_config
+    from device.errors import ConfigError
+
+    text = (
+        '[device]\ntimezone = "UTC"\n[[medication]]\nname = "B"\nstrength_mg = 10\n'
+        '  [[medication.plan]]\n  start = "2026-11-01"\n  times = ["08:00"]\n  dose_mg = 10\n  dos_mg = 3\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.toml")
+    assert any("medication[0].plan[0].dos_mg: unknown key 'dos_mg' — did you mean 'dose_mg'?" in p
+               for p in caught.value.problems)  # fmt: skip

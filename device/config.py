@@ -102,10 +102,18 @@ def _build(data: Mapping[str, Any], broken: set[KeyPath], problems: Problems) ->
     mqtt = _mqtt(data.get("mqtt", {}), problems) if trusted(("mqtt",), broken) else None
     web = WebConfig(**_known(data.get("web", {}), "web")) if trusted(("web",), broken) else None
     raw_meds = data.get("medication", [])
-    meds = [
-        _medication(raw, i, problems) if trusted(("medication", i), broken) else None
-        for i, raw in enumerate(raw_meds if isinstance(raw_meds, list) else [])
-    ]
+    meds: list[Medication | None] = []
+    for i, raw in enumerate(raw_meds if isinstance(raw_meds, list) else []):
+        if trusted(("medication", i), broken):
+            meds.append(_medication(raw, i, problems))
+            continue
+        meds.append(None)
+        # A wrong key elsewhere in the medication must not hide the plan's own problems: check the
+        # plan with the medication's sound keys (broken ones fall back to their defaults).
+        if isinstance(raw, Mapping) and trusted(("medication", i, "plan"), broken):
+            sound = {k: v for k, v in raw.items() if trusted(("medication", i, k), broken)}
+            if {"name", "strength_mg", "plan"} <= sound.keys():
+                _medication(sound, i, problems)
     _check_slugs(raw_meds if isinstance(raw_meds, list) else [], problems)
     if device is None or hardware is None or mqtt is None or web is None or not meds:
         return None

@@ -281,3 +281,22 @@ def test_unknown_keys_are_reported_at_their_own_path():
         parse_config(text, "c.toml")
     assert any("medication[0].plan[0].dos_mg: unknown key 'dos_mg' — did you mean 'dose_mg'?" in p
                for p in caught.value.problems)  # fmt: skip
+
+
+def test_a_wrong_key_in_a_medication_does_not_hide_its_plan_problems():
+    # Found in review: stock = -1 hid the half-tablet and overlap errors of the same medication.
+    import pytest
+
+    from device.config import parse_config
+    from device.errors import ConfigError
+
+    text = (
+        '[device]\ntimezone = "UTC"\n[[medication]]\nname = "B"\nstrength_mg = 10\nstock = -1\n'
+        '  [[medication.plan]]\n  start = "2026-11-01"\n  times = ["08:00", "09:00"]\n  dose_mg = 7\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "c.toml")
+    joined = "\n".join(caught.value.problems)
+    assert "medication[0].stock" in joined
+    assert "medication[0].plan[0].dose_mg: expected a multiple of half a tablet" in joined
+    assert "medication[0].plan[0].times: the windows" in joined

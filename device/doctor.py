@@ -274,9 +274,12 @@ def check_database(config: Config, sysm: System) -> Line:
     from .service import database_path
 
     path = database_path(config)
-    if not os.path.exists(path):
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
         return Line(Level.OK, f"database: no database yet at {path} (made at the first start)")
-    st = os.stat(path)
+    except PermissionError:
+        return Line(Level.FAIL, f"database {path} cannot be looked at", "run the doctor as root (sudo pillbox doctor)")
     restore = "stop the service (sudo systemctl stop pillbox) and restore the last backup (docs/backup.md)"
     try:
         with as_ids(st.st_uid, st.st_gid, _groups_of(st.st_uid, st.st_gid)):
@@ -285,7 +288,11 @@ def check_database(config: Config, sysm: System) -> Line:
         fix = "run the doctor as root (sudo pillbox doctor)" if "unable to open" in str(exc) else restore
         return Line(Level.FAIL, f"database {path} cannot be read ({exc})", fix)
     if problems:
-        return Line(Level.FAIL, f"database {path} is damaged ({problems[0]})", restore)
+        # One line: SQLite's first finding (its report may start with a header and run to many lines).
+        findings = [p for part in problems for p in part.splitlines() if p.strip() and not p.startswith("***")]
+        first = findings[0] if findings else problems[0].splitlines()[0]
+        more = f"; {len(findings) - 1} more problems" if len(findings) > 1 else ""
+        return Line(Level.FAIL, f"database {path} is damaged ({first}{more})", restore)
     return Line(Level.OK, f"database {path} passes the integrity check")
 
 
@@ -317,6 +324,8 @@ def check_service(sysm: System) -> Line:
         return Line(Level.FAIL, f"service {name} is not installed", "run systemd/install.sh (see docs/install.md)")
     state = props.get("ActiveState", "unknown")
     sub = props.get("SubState", "")
+    if state == "activating" and sub == "auto-restart":
+        return Line(Level.FAIL, f"service {name} keeps crashing and restarting", logs)
     if state == "activating":
         return Line(Level.WARN, f"service {name} is starting ({sub})", f"it may be waiting for the clock; {logs}")
     if state != "active":

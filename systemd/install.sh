@@ -11,7 +11,8 @@ usage() {
     cat <<'EOF'
 usage: install.sh [options]
   --prefix DIR                 install into DIR as if it were the root file system: no system user,
-                               no apt-get, no systemctl (for images and tests)
+                               no apt-get, no systemctl (for tests: the venv made there only works
+                               at that path, so an image must run the installer inside itself)
   --source DIR                 the Pillbox source tree (default: the folder above this script)
   --python PATH                the Python (3.11 or later) that makes the virtual environment (default: python3)
   --system-site-packages       let the venv see the distribution's packages (python3-lgpio);
@@ -109,11 +110,12 @@ else
             --shell /usr/sbin/nologin --comment "Pillbox dispenser" pillbox
         say "created the system user pillbox"
     fi
-    if getent group gpio >/dev/null; then
-        usermod -a -G gpio pillbox
-    else
-        say "no group gpio on this machine: the service will have no GPIO access unless pin_factory = \"mock\""
+    if ! getent group gpio >/dev/null; then
+        # The unit asks for SupplementaryGroups=gpio and would not start without the group.
+        groupadd --system gpio
+        say "created the group gpio (no GPIO chip is in it here: use pin_factory = \"mock\" off a Pi)"
     fi
+    usermod -a -G gpio pillbox
 fi
 
 # ------------------------------------------------------------------------------------------- venv
@@ -166,12 +168,15 @@ install -m 0644 "$here/pillbox.service" "$units/pillbox.service"
 service="installed, not enabled (systemctl was not called)"
 if [ "$use_systemctl" = yes ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
     systemctl daemon-reload
-    systemctl enable pillbox.service
-    service="enabled; not started yet: edit the config first"
     if [ "$fresh" = no ] || [ "$force_start" = yes ]; then
+        systemctl enable pillbox.service
         # --no-block: start-up may wait minutes for a synchronised clock.
         systemctl restart --no-block pillbox.service
         service="enabled and (re)starting"
+    else
+        # Not even enabled: a reboot must not start the example prescription, whose first start
+        # would fix the stock and the start of detection in the database.
+        service="installed, not enabled or started: edit the config first"
     fi
 else
     say "not calling systemctl (--prefix, --no-systemctl, or systemd is not running)"

@@ -405,3 +405,29 @@ def test_a_check_that_crashes_is_one_failed_line_not_a_traceback(tmp_path, state
     code, lines, _ = doctor(write_config(tmp_path), healthy_system(clock_synchronised=broken))
     assert code == 1 and len(lines) == 8
     assert line(lines, "clock").startswith("FAIL clock: the check itself failed (OSError('adjtimex unavailable'))")
+
+
+def test_a_service_that_keeps_crashing_fails(tmp_path):
+    # Found in review: with Restart=on-failure and no start limit, a crash loop sits in auto-restart.
+    code, text, _ = under_systemd(tmp_path, "loaded", "activating", "auto-restart", "enabled")
+    assert code == 1 and text.startswith("FAIL service pillbox keeps crashing and restarting")
+
+
+def test_a_damaged_database_is_one_line(tmp_path, state):
+    # Found in review: SQLite's report of many problems came out on many lines.
+    path = state / "pillbox.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
+    db.execute("CREATE INDEX tb ON t (b)")
+    db.executemany("INSERT INTO t (b) VALUES (?)", [(f"v{i:05d}",) for i in range(5000)])
+    db.commit()
+    page = db.execute("PRAGMA page_size").fetchone()[0]
+    db.close()
+    data = bytearray(path.read_bytes())
+    for leaf in [p for p in range(1, len(data) // page) if data[p * page] == 0x0A][:3]:
+        for i in range(leaf * page + 100, leaf * page + page - 8):
+            data[i] = ord("w") if data[i] == ord("v") else data[i]
+    path.write_bytes(bytes(data))
+    code, lines, _ = doctor(write_config(tmp_path), healthy_system())
+    assert code == 1 and len(lines) == 8
+    assert "\n" not in line(lines, "database") and "damaged" in line(lines, "database")

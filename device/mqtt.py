@@ -326,7 +326,8 @@ class MqttBridge:
 
 def broker_problem(m: MqttConfig, client_id: str, password: str | None, timeout: float) -> tuple[str, str] | None:
     """Connect once, as the daemon would (credentials, TLS); None if the broker accepts, else (why, what to do)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True, protocol=mqtt.MQTTv311)
+    # MQTT 5, as the daemon speaks it: a broker without MQTT 5 fails here as it would for the daemon.
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     answer: list[Any] = []
     client.on_connect = lambda c, u, flags, reason, props: answer.append(reason)
     if m.username:
@@ -337,7 +338,7 @@ def broker_problem(m: MqttConfig, client_id: str, password: str | None, timeout:
             if problem := tls_problem(m, timeout):
                 return problem
             client.tls_set(m.ca_file or None, m.client_cert or None, m.client_key or None)
-        client.connect(m.host, m.port, keepalive=max(10, int(timeout * 2)))
+        client.connect(m.host, m.port, keepalive=max(10, int(timeout * 2)), clean_start=True)
         end = time.monotonic() + timeout
         while not answer and time.monotonic() < end:
             if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and not answer:

@@ -198,11 +198,12 @@ def check_broker(m: MqttConfig, device_id: str, sysm: System) -> Line:
             with open(source, encoding="utf-8") as f:
                 password = f.read().rstrip("\r\n")
         except OSError as exc:
-            return Line(
-                Level.FAIL,
-                f"{where}: the password file {source} cannot be read ({exc.strerror or exc})",
-                "check [mqtt] password_file, and run the doctor as root (sudo pillbox doctor)",
+            fix = (
+                f"put the broker password alone in {source} (sudo chmod 600 {source})"
+                if isinstance(exc, FileNotFoundError)
+                else "run the doctor as root (sudo pillbox doctor)"
             )
+            return Line(Level.FAIL, f"{where}: the password file {source} cannot be read ({exc.strerror or exc})", fix)
     from .mqtt import broker_problem
 
     problem = broker_problem(m, f"pillbox-{device_id}-doctor", password, sysm.broker_timeout)
@@ -229,8 +230,12 @@ def check_state_dir(state_dir: str, sysm: System) -> Line:
         return Line(
             Level.FAIL,
             f"state directory {state_dir} does not exist",
-            f"start the service once (systemd makes {SERVICE_STATE_DIR}), "
-            f"or: sudo install -d -o {sysm.service_user} -g {sysm.service_user} -m 750 {state_dir}",
+            (
+                f"start the service once (systemd makes {SERVICE_STATE_DIR}), or: "
+                if state_dir == SERVICE_STATE_DIR
+                else ""
+            )
+            + f"sudo install -d -o {sysm.service_user} -g {sysm.service_user} -m 750 {state_dir}",
         )
     if not os.path.isdir(state_dir):
         return Line(

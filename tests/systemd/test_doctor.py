@@ -431,3 +431,15 @@ def test_a_damaged_database_is_one_line(tmp_path, state):
     code, lines, _ = doctor(write_config(tmp_path), healthy_system())
     assert code == 1 and len(lines) == 8
     assert "\n" not in line(lines, "database") and "damaged" in line(lines, "database")
+
+
+def test_advice_fits_the_setup(tmp_path):
+    # Found in review: a missing non-default state directory was told systemd would make it, and a
+    # missing password file was told to check the setting that pointed at it.
+    code, lines, _ = doctor(write_config(tmp_path, state=tmp_path / "elsewhere"), healthy_system())
+    assert "start the service once" not in line(lines, "state directory")
+    assert f"install -d -o {ME} -g {ME} -m 750 {tmp_path / 'elsewhere'}" in line(lines, "state directory")
+    (tmp_path / "state").mkdir()
+    mqtt = f'host = "127.0.0.1"\nport = 1\nusername = "pillbox"\npassword_file = "{tmp_path / "nope"}"'
+    _, lines, _ = doctor(write_config(tmp_path, mqtt=mqtt), healthy_system())
+    assert f"put the broker password alone in {tmp_path / 'nope'}" in line(lines, "MQTT")

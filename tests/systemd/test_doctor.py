@@ -437,7 +437,7 @@ def test_advice_fits_the_setup(tmp_path):
     # Found in review: a missing non-default state directory was told systemd would make it, and a
     # missing password file was told to check the setting that pointed at it.
     code, lines, _ = doctor(write_config(tmp_path, state=tmp_path / "elsewhere"), healthy_system())
-    assert "start the service once" not in line(lines, "state directory")
+    assert code == 1 and "start the service once" not in line(lines, "state directory")
     assert f"install -d -o {ME} -g {ME} -m 750 {tmp_path / 'elsewhere'}" in line(lines, "state directory")
     (tmp_path / "state").mkdir()
     mqtt = f'host = "127.0.0.1"\nport = 1\nusername = "pillbox"\npassword_file = "{tmp_path / "nope"}"'

@@ -75,12 +75,13 @@ def test_report_per_medication_and_day(tmp_path):
     assert pillbox("report", "--from", "x", "--to", "y", "--config", str(config)).returncode == 2
 
 
-def test_demo_serves_the_page_with_a_dose_due_soon(tmp_path):
+def start_demo(*extra: str) -> tuple[subprocess.Popen[str], int, str]:
+    """`pillbox demo` on a free port: the process, its port, and its banner (up to "Stop with")."""
     from tests.mqtt.broker import free_port
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "device.cli", "demo", "--port", str(port)],
+        [sys.executable, "-m", "device.cli", "demo", "--port", str(port), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -88,13 +89,24 @@ def test_demo_serves_the_page_with_a_dose_due_soon(tmp_path):
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any("Stop with" in line for line in lines):
+        lines.append(proc.stdout.readline())
+    return proc, port, "".join(lines)
+
+
+def stop_demo(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 0
+    if proc.stdout:
+        proc.stdout.close()
+
+
+def test_demo_serves_the_page_with_a_dose_due_soon(tmp_path):
+    proc, port, text = start_demo()
     try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("Stop with" in line for line in lines):
-            lines.append(proc.stdout.readline())
-        text = "".join(lines)
         password = re.search(r"Log in:\s+demo / (\S+)", text).group(1)
         state = re.search(r"State:\s+(\S+)", text).group(1)
         assert "MQTT:" in text
@@ -116,10 +128,7 @@ def test_demo_serves_the_page_with_a_dose_due_soon(tmp_path):
         page = opener.open(base + "/").read().decode()
         assert "Virtual dispenser" in page
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-        if proc.stdout:
-            proc.stdout.close()
+        stop_demo(proc)
     assert not Path(state).exists()
 
 
@@ -137,34 +146,9 @@ def test_doctor_command_prints_one_line_per_check(tmp_path):
 
 
 def test_demo_takes_a_config_and_runs_its_plan(tmp_path):
-    from tests.mqtt.broker import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "device.cli",
-            "demo",
-            "--port",
-            str(port),
-            "--config",
-            str(ROOT / "config/example.toml"),
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        stdin=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    proc, port, text = start_demo("--config", str(ROOT / "config/example.toml"))
     try:
-        assert proc.stdout is not None
-        lines = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any("Stop with" in line for line in lines):
-            lines.append(proc.stdout.readline())
-        assert any("Log in:" in line for line in lines)
+        assert "Log in:" in text
         for _ in range(100):
             try:
                 body = urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read()
@@ -173,7 +157,4 @@ def test_demo_takes_a_config_and_runs_its_plan(tmp_path):
                 time.sleep(0.1)
         assert json.loads(body) == {"status": "ok"}
     finally:
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=20) == 0
-        if proc.stdout:
-            proc.stdout.close()
+        stop_demo(proc)

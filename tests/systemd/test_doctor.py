@@ -310,20 +310,26 @@ def test_database_sound_is_ok_and_left_untouched(tmp_path, state):
     assert sorted(p.name for p in state.iterdir()) == ["pillbox.db"]
 
 
-def test_database_damaged_fails_with_the_first_problem(tmp_path, state):
-    path = state / "pillbox.db"
+def damage(path: Path, rows: int, leaves: int, span: tuple[int, int]) -> None:
+    """A database whose index leaf pages (the first `leaves`) no longer match their table, in bytes
+    `span` (from the start and before the end of each page)."""
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
     db.execute("CREATE INDEX tb ON t (b)")
-    db.executemany("INSERT INTO t (b) VALUES (?)", [(f"v{i:05d}",) for i in range(2000)])
+    db.executemany("INSERT INTO t (b) VALUES (?)", [(f"v{i:05d}",) for i in range(rows)])
     db.commit()
     page = db.execute("PRAGMA page_size").fetchone()[0]
     db.close()
     data = bytearray(path.read_bytes())
-    leaf = next(p for p in range(1, len(data) // page) if data[p * page] == 0x0A)  # an index leaf page
-    for i in range(leaf * page + page - 200, leaf * page + page - 100):
-        data[i] = ord("w") if data[i] == ord("v") else data[i]
+    for leaf in [p for p in range(1, len(data) // page) if data[p * page] == 0x0A][:leaves]:  # index leaves
+        for i in range(leaf * page + span[0], leaf * page + page - span[1]):
+            data[i] = ord("w") if data[i] == ord("v") else data[i]
     path.write_bytes(bytes(data))
+
+
+def test_database_damaged_fails_with_the_first_problem(tmp_path, state):
+    path = state / "pillbox.db"
+    damage(path, rows=2000, leaves=1, span=(4096 - 200, 100))
     code, lines, _ = doctor(write_config(tmp_path), healthy_system())
     text = line(lines, "database")
     assert code == 1 and text.startswith(f"FAIL database {path} is damaged (row ")
@@ -416,18 +422,7 @@ def test_a_service_that_keeps_crashing_fails(tmp_path):
 def test_a_damaged_database_is_one_line(tmp_path, state):
     # Found in review: SQLite's report of many problems came out on many lines.
     path = state / "pillbox.db"
-    db = sqlite3.connect(path)
-    db.execute("CREATE TABLE t (a INTEGER PRIMARY KEY, b TEXT)")
-    db.execute("CREATE INDEX tb ON t (b)")
-    db.executemany("INSERT INTO t (b) VALUES (?)", [(f"v{i:05d}",) for i in range(5000)])
-    db.commit()
-    page = db.execute("PRAGMA page_size").fetchone()[0]
-    db.close()
-    data = bytearray(path.read_bytes())
-    for leaf in [p for p in range(1, len(data) // page) if data[p * page] == 0x0A][:3]:
-        for i in range(leaf * page + 100, leaf * page + page - 8):
-            data[i] = ord("w") if data[i] == ord("v") else data[i]
-    path.write_bytes(bytes(data))
+    damage(path, rows=5000, leaves=3, span=(100, 8))
     code, lines, _ = doctor(write_config(tmp_path), healthy_system())
     assert code == 1 and len(lines) == 8
     assert "\n" not in line(lines, "database") and "damaged" in line(lines, "database")

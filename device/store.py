@@ -84,6 +84,16 @@ MIGRATIONS: list[str] = [
         last_used_at TEXT
     );
     """,
+    """
+    ALTER TABLE alerts ADD COLUMN acknowledged_by TEXT;
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions (user_name);
+    """,
 ]
 
 DOSE_COLUMNS = (
@@ -91,7 +101,7 @@ DOSE_COLUMNS = (
     "source reason due_sent overdue_sent closed from_dispenser"
 ).split()
 ALERT_COLUMNS = (
-    "id event_type priority since message medication dose_id acknowledged acknowledged_at resolved_at"
+    "id event_type priority since message medication dose_id acknowledged acknowledged_at acknowledged_by resolved_at"
 ).split()
 
 

@@ -174,7 +174,7 @@ class StopDetection:
         ms.episode_quiet_until = None
         alert = self.alerts.get(ms.episode_alert or "")
         if alert is not None and alert.acknowledged:
-            alert.acknowledged, alert.acknowledged_at = False, None
+            alert.acknowledged, alert.acknowledged_at, alert.acknowledged_by = False, None, None
             self._dirty_alerts[alert.id] = alert
 
     def _resume(self, i: int, at: dt.datetime) -> None:

@@ -88,6 +88,7 @@ class Engine(StopDetection, Supply):
         self._clock: dt.datetime | None = None  # the latest instant handled in this run
         self._first_dose = [s.first_dose() for s in self.schedules]
         self._stop_cache: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}
+        self._by: str | None = None  # who caused the events of the command being handled
         self.started = False
 
         snap = store.load()
@@ -204,7 +205,7 @@ class Engine(StopDetection, Supply):
 
     def lid_opened(self, now: dt.datetime) -> list[Event]:
         """The lid went from closed to open."""
-        self._begin(now)
+        self._begin(now, by="patient")
         if self.dev.lid_open:
             return self._flush()
         self.dev.lid_open, self.dev.lid_opened_at = True, now
@@ -226,14 +227,14 @@ class Engine(StopDetection, Supply):
         return self._flush()
 
     def lid_closed(self, now: dt.datetime) -> list[Event]:
-        self._begin(now)
+        self._begin(now, by="patient")
         if self.dev.lid_open:
             self._lid_closed()
         return self._flush()
 
     def press(self, now: dt.datetime) -> tuple[bool, list[Event]]:
         """A short button press; True when it confirmed intake of the due doses."""
-        self._begin(now)
+        self._begin(now, by="patient")
         due = [
             d for doses in self.active for d in doses if d.state is DoseState.WAITING and d.spec.scheduled_for <= now
         ]
@@ -243,7 +244,7 @@ class Engine(StopDetection, Supply):
 
     def hold(self, now: dt.datetime) -> list[Event]:
         """The button held for help_hold_seconds: the patient asks for help."""
-        self._begin(now)
+        self._begin(now, by="patient")
         self._emit(
             "help_requested",
             f"Help requested at the dispenser at {say.hhmm(now, self.tz)}. Contact the patient now.",
@@ -252,9 +253,9 @@ class Engine(StopDetection, Supply):
 
     # ---------------------------------------------------------------------- caregiver's actions
 
-    def skip(self, dose_id: str, reason: str, now: dt.datetime) -> list[Event]:
+    def skip(self, dose_id: str, reason: str, now: dt.datetime, *, by: str | None = None) -> list[Event]:
         """Excuse a dose that has not reached a final state."""
-        self._begin(now)
+        self._begin(now, by=by)
         dose = self._lookup(dose_id)
         if dose.state.final:
             raise Conflict(f"Dose {dose_id} is already {dose.state}; only upcoming or waiting doses can be skipped.")
@@ -273,10 +274,16 @@ class Engine(StopDetection, Supply):
         return self._flush()
 
     def mark_taken(
-        self, dose_id: str, now: dt.datetime, at: dt.datetime | None = None, from_dispenser: bool = False
+        self,
+        dose_id: str,
+        now: dt.datetime,
+        at: dt.datetime | None = None,
+        from_dispenser: bool = False,
+        *,
+        by: str | None = None,
     ) -> list[Event]:
         """A caregiver records a dose as taken (elsewhere, or missed by the sensors)."""
-        self._begin(now)
+        self._begin(now, by=by)
         at = now if at is None else at
         if at > now:
             raise ActionError(f"at: {at.isoformat()} is in the future.")
@@ -293,8 +300,8 @@ class Engine(StopDetection, Supply):
         self._resolve_dose_alerts(dose_id, ("dose_missed",))
         return self._flush()
 
-    def refill(self, medication: str, tablets: float, now: dt.datetime) -> list[Event]:
-        self._begin(now)
+    def refill(self, medication: str, tablets: float, now: dt.datetime, *, by: str | None = None) -> list[Event]:
+        self._begin(now, by=by)
         i = self._med_index(medication)
         med, ms = self.meds[i], self._ms(i)
         if ms.stock is None:
@@ -319,9 +326,9 @@ class Engine(StopDetection, Supply):
         self._check_stock(i, now)
         return self._flush()
 
-    def start_refill_mode(self, now: dt.datetime) -> list[Event]:
+    def start_refill_mode(self, now: dt.datetime, *, by: str | None = None) -> list[Event]:
         """For 15 minutes (or until a refill), lid openings are neither intake nor extra access."""
-        self._begin(now)
+        self._begin(now, by=by)
         self.dev.refill_mode_until = now + REFILL_MODE_FOR
         self._emit(
             "refill_mode",
@@ -330,22 +337,24 @@ class Engine(StopDetection, Supply):
         )
         return self._flush()
 
-    def set_away(self, start: dt.datetime, until: dt.datetime, now: dt.datetime) -> list[Event]:
+    def set_away(
+        self, start: dt.datetime, until: dt.datetime, now: dt.datetime, *, by: str | None = None
+    ) -> list[Event]:
         """The patient is away (hospital, holiday with another supply) from `start` to `until`."""
-        self._begin(now)
+        self._begin(now, by=by)
         if until <= start:
             raise ActionError(f"until: {until.isoformat()} must be after from ({start.isoformat()}).")
         if until <= now:
             raise ActionError(f"until: {until.isoformat()} is in the past.")
         if self.dev.away_active:
             self._end_away(now)
-        self.dev.away_from, self.dev.away_until = start, until
+        self.dev.away_from, self.dev.away_until, self.dev.away_by = start, until, by
         self._reconsider_away()
         self._advance(now, downtime=False)
         return self._flush()
 
-    def end_away(self, now: dt.datetime) -> list[Event]:
-        self._begin(now)
+    def end_away(self, now: dt.datetime, *, by: str | None = None) -> list[Event]:
+        self._begin(now, by=by)
         if self.dev.away_active:
             self._end_away(now)
         else:
@@ -353,9 +362,11 @@ class Engine(StopDetection, Supply):
             self._reconsider_away()
         return self._flush()
 
-    def acknowledge(self, target: str, now: dt.datetime) -> tuple[list[Alert], list[Event]]:
+    def acknowledge(
+        self, target: str, now: dt.datetime, *, by: str | None = None
+    ) -> tuple[list[Alert], list[Event]]:
         """Acknowledge one alert by id, or `all` (every alert but the high ones)."""
-        self._begin(now)
+        self._begin(now, by=by)
         if target == "all":
             chosen = [a for a in self.alerts.values() if a.priority is not Priority.HIGH and not a.acknowledged]
         else:
@@ -369,7 +380,7 @@ class Engine(StopDetection, Supply):
         for alert in sorted(chosen, key=lambda a: a.since):
             if alert.acknowledged:
                 continue
-            alert.acknowledged, alert.acknowledged_at = True, now
+            alert.acknowledged, alert.acknowledged_at, alert.acknowledged_by = True, now, by
             self._dirty_alerts[alert.id] = alert
             self._emit(
                 "alert_acknowledged",
@@ -485,11 +496,14 @@ class Engine(StopDetection, Supply):
         names = ", ".join(m.name for m in self.meds)
         raise NotFound(f"medication: no medication named {name!r} (known: {names}).")
 
-    def _begin(self, now: dt.datetime) -> None:
+    def _begin(self, now: dt.datetime, *, by: str | None = None) -> None:
+        """Catch up to `now`; what the command then emits was caused by `by` (SPEC 7)."""
         if not self.started:
             raise RuntimeError("engine not started")
         self._now = now
+        self._by = None
         self._advance(now, downtime=False)
+        self._by = by
 
     def _stamp(self) -> dt.datetime:
         if self.last_time is not None and self.last_time > self._now:
@@ -511,6 +525,7 @@ class Engine(StopDetection, Supply):
             if not alert.active:
                 self.alerts.pop(alert.id, None)
         self._events, self._dirty_doses, self._dirty_alerts = [], {}, {}
+        self._by = None
         return events
 
     def _emit(
@@ -537,6 +552,8 @@ class Engine(StopDetection, Supply):
         elif medication is not None:
             fields["medication"] = medication
         fields.update(extra)
+        if self._by is not None and "by" not in fields:
+            fields["by"] = self._by
         self.seq += 1
         stamp = self._stamp()
         event = Event(self._new_id(), self.seq, event_type, prio, stamp, self.device_id, message, fields)
@@ -845,6 +862,7 @@ class Engine(StopDetection, Supply):
             "away_started",
             f"The patient is away until {say.when(dev.away_until, self.tz)}: no prompts or alerts for doses "
             "until then.",
+            **({"by": dev.away_by} if dev.away_by is not None else {}),
         )
         for doses in self.active:
             for dose in doses:
@@ -861,7 +879,7 @@ class Engine(StopDetection, Supply):
     def _end_away(self, t: dt.datetime) -> None:
         dev = self.dev
         dev.away_active = False
-        dev.away_from = dev.away_until = None
+        dev.away_from = dev.away_until = dev.away_by = None
         for ms in self._med_states():
             ms.detection_start = t
             ms.stop_checked_for = None

@@ -35,6 +35,7 @@ EVENT_TYPES: dict[str, Priority] = {
     "intake_resumed": Priority.MEDIUM,
     "intake_reduced": Priority.MEDIUM,
     "dose_changed": Priority.INFO,
+    "withdrawal_watch": Priority.MEDIUM,
     "stock_low": Priority.MEDIUM,
     "stock_out": Priority.HIGH,
     "refill": Priority.INFO,

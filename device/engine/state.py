@@ -87,7 +87,9 @@ class Dose:
 
 
 # Alerts that have no condition of their own: they resolve when acknowledged.
-SELF_RESOLVING = frozenset({"dose_missed", "extra_access", "intake_resumed", "intake_reduced", "help_requested"})
+SELF_RESOLVING = frozenset(
+    {"dose_missed", "extra_access", "intake_resumed", "intake_reduced", "help_requested", "withdrawal_watch"}
+)
 
 
 @dataclass
@@ -101,6 +103,7 @@ class Alert:
     dose_id: str | None = None
     acknowledged: bool = False
     acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
     resolved_at: dt.datetime | None = None
 
     @property
@@ -117,6 +120,8 @@ class Alert:
             "message": self.message,
             "acknowledged": self.acknowledged,
         }
+        if self.acknowledged and self.acknowledged_by is not None:
+            out["acknowledged_by"] = self.acknowledged_by
         if self.medication is not None:
             out["medication"] = self.medication
         if self.dose_id is not None:
@@ -136,6 +141,7 @@ class Alert:
             "dose_id": self.dose_id,
             "acknowledged": int(self.acknowledged),
             "acknowledged_at": _text(self.acknowledged_at),
+            "acknowledged_by": self.acknowledged_by,
             "resolved_at": _text(self.resolved_at),
         }
 
@@ -151,6 +157,7 @@ class Alert:
             dose_id=row["dose_id"],
             acknowledged=bool(row["acknowledged"]),
             acknowledged_at=_time(row["acknowledged_at"]),
+            acknowledged_by=row.get("acknowledged_by"),
             resolved_at=_time(row["resolved_at"]),
         )
 
@@ -185,6 +192,7 @@ class DeviceState:
     away_from: dt.datetime | None = None
     away_until: dt.datetime | None = None
     away_active: bool = False
+    away_by: str | None = None
     clock_alert: str | None = None
     meds: dict[str, MedState] = field(default_factory=dict)
 

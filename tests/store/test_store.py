@@ -113,7 +113,8 @@ def test_event_json_shape():
 def test_every_event_type_has_the_spec_priority():
     assert EVENT_TYPES["intake_stopped"] is Priority.HIGH
     assert EVENT_TYPES["dose_due"] is Priority.LOW
-    assert len(EVENT_TYPES) == 24
+    assert len(EVENT_TYPES) == 25
+    assert EVENT_TYPES["withdrawal_watch"] is Priority.MEDIUM
 
 
 def test_stock_ledger_has_a_row_per_change(tmp_path):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from device.engine.model import Config, Medication, to_ug
-from device.engine.planwarn import PlanStep, StepKind, format_mg, plan_steps, plan_warnings
+from device.engine.planwarn import PlanStep, StepKind, format_daily, format_mg, plan_steps, plan_warnings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HEADER = ("phase", "from", "times", "dose", "tablets", "daily", "step")
@@ -57,14 +57,14 @@ def _row(med: Medication, step: PlanStep) -> tuple[str, ...]:
         times,
         dose,
         tablets,
-        f"{format_mg(step.daily_ug)} mg/day",
+        f"{format_daily(step.weekly_ug)} mg/day",
         _step_label(step),
     )
 
 
 def _step_label(step: PlanStep) -> str:
     if step.kind is StepKind.UP:
-        return "plan restarts" if step.previous_daily_ug == 0 else "titration step up"
+        return "plan restarts" if step.previous_weekly_ug == 0 else "titration step up"
     if step.kind is StepKind.DOWN:
         return "taper step down"
     if step.kind is StepKind.END:

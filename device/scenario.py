@@ -53,6 +53,7 @@ class Action:
     until: dt.datetime | None = None
     reason: str | None = None
     from_dispenser: bool = False
+    taken_at: dt.datetime | None = None  # mark_taken: when it was taken (default: now, or a missed dose's time)
 
 
 @dataclass(frozen=True)
@@ -251,6 +252,7 @@ def parse_scenario(text: str, file: str, tz: ZoneInfo, config: Config | None = N
                 until=until,
                 reason=raw.get("reason"),
                 from_dispenser=raw.get("from_dispenser", False),
+                taken_at=_instant(raw["taken_at"], tz) if "taken_at" in raw else None,
             )
         )
     if config is not None:

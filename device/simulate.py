@@ -205,7 +205,7 @@ class Simulation:
             handlers.update(
                 refill=lambda: engine.refill(a.medication or self._only_medication(a), a.tablets or 0, t),
                 skip=lambda: engine.skip(a.dose or "", a.reason or "skipped in the scenario", t),
-                mark_taken=lambda: engine.mark_taken(a.dose or "", t, from_dispenser=a.from_dispenser),
+                mark_taken=lambda: engine.mark_taken(a.dose or "", t, at=a.taken_at, from_dispenser=a.from_dispenser),
                 away=lambda: engine.set_away(t, a.until or t, t),
                 power_off=lambda: self._power_off(a, t),
             )

@@ -7,11 +7,14 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from . import messages as say
+from .plan import local_midnight
 from .state import DoseState
 
 HOUR = dt.timedelta(hours=1)
 REMIND_EVERY = 6 * HOUR
 REDUCTION_SPAN = 48 * HOUR
+WITHDRAWAL_ONSET_ENDS = 72 * HOUR  # reminders of a stop outliving the plan end this long after the last intake
+KEEP_OPEN_ABOVE_UG = 15_000 * 7  # a stop from above 15 mg/day is not closed by the plan's end
 
 if TYPE_CHECKING:
     from collections import deque
@@ -61,6 +64,31 @@ class StopDetection:
             return ms.last_intake_at
         first = self._first_dose[i]
         return max(start, first.scheduled_for) if first is not None else start
+
+    def _close_episode(self, i: int, *, resolve: bool) -> None:
+        """The stop episode is over; its alert is resolved, or left for an acknowledgement."""
+        ms = self._ms(i)
+        alert_id = ms.episode_alert
+        ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
+        ms.stop_checked_for = None
+        ms.episode_closed_at = self._now
+        if alert_id is not None and resolve:
+            self._resolve(alert_id)
+
+    def _plan_ended(self, i: int, old_weekly_ug: int) -> None:
+        """At the midnight the plan ends: a stop from a low dose has nothing left to watch."""
+        if self._ms(i).episode_alert is not None and old_weekly_ug <= KEEP_OPEN_ABOVE_UG:
+            self._close_episode(i, resolve=True)
+
+    def _plan_restarted(self, i: int, day: dt.date) -> None:
+        """After a planned pause, detection counts from the restart's first dose as from a first start."""
+        ms = self._ms(i)
+        if ms.episode_alert is not None:
+            self._close_episode(i, resolve=False)  # its alert stays listed until acknowledged
+        first = next(self.schedules[i].forward(local_midnight(day, self.tz), key="scheduled_for"), None)
+        if first is not None:
+            ms.detection_start, ms.detection_reason = first.scheduled_for, "restart"
+            ms.stop_checked_for = None
 
     def _detecting(self, i: int, t: dt.datetime) -> bool:
         ms = self._ms(i)
@@ -112,25 +140,36 @@ class StopDetection:
                 break
             in_a_row += 1
         last = ms.last_intake_at
+        ref = ms.episode_ref if reminder and ms.episode_ref is not None else self._stop_reference(i)
         return {
             "medication": self.meds[i].name,
             "missed_in_a_row": in_a_row,
-            "hours_since_last_dose": hours_of(t - last) if last is not None else None,
+            # Time away or off the plan is not time without the drug: counted from the restart.
+            "hours_since_last_dose": hours_of(t - min(ref, t)) if last is not None else None,
             "last_taken_at": last,
             "reminder": reminder,
         }
 
     def _stop_message(self, i: int, fields: dict[str, Any]) -> str:
+        ms = self._ms(i)
         name = self.meds[i].name
         last = fields["last_taken_at"]
-        since = (
-            f"No {name} taken for {say.number(fields['hours_since_last_dose'])} hours "
-            f"(last dose {say.when(last, self.tz)})"
-            if last is not None
-            else f"No {name} taken since the dispenser started"
-        )
+        start = ms.detection_start
+        if last is None:
+            since = f"No {name} taken since the dispenser started"
+        elif start is not None and last < start and ms.detection_reason in ("away", "restart"):
+            counted = "the patient came back" if ms.detection_reason == "away" else "the plan restarted"
+            since = (
+                f"No {name} taken in the {say.hours_text(fields['hours_since_last_dose'])} since {counted} "
+                f"({say.when(start, self.tz)})"
+            )
+        else:
+            since = (
+                f"No {name} taken for {say.hours_text(fields['hours_since_last_dose'])} "
+                f"(last dose {say.when(last, self.tz)})"
+            )
         count = fields["missed_in_a_row"]
-        row = f"; {count} doses in a row not taken" if count else ""
+        row = f"; {say.count(count, 'dose')} in a row not taken" if count else ""
         again = "Still: " if fields["reminder"] else ""
         return (
             f"{again}{since}{row}. Stopping {name} abruptly can cause dangerous withdrawal: "
@@ -142,7 +181,7 @@ class StopDetection:
         ms = self._ms(i)
         fields = self._stop_fields(i, t, reminder=False)
         medication = fields.pop("medication")
-        event = self._emit("intake_stopped", self._stop_message(i, {**fields}), medication=medication, **fields)
+        event = self._emit("intake_stopped", self._stop_message(i, fields), medication=medication, **fields)
         ms.episode_alert = event.id
         ms.episode_ref = self._stop_reference(i)
         ms.episode_announced_at = event.time
@@ -152,11 +191,15 @@ class StopDetection:
         ms = self._ms(i)
         if ms.episode_alert is None or ms.episode_announced_at is None or self.dev.away_active:
             return None
-        if self.schedules[i].ended_at(self._now):  # catching up past the plan's end: nothing to remind
-            return None
         due = ms.episode_announced_at + REMIND_EVERY
         if ms.episode_quiet_until is not None:
             due = max(due, ms.episode_quiet_until)
+        when = max(due, self._now)  # a reminder caught up after downtime is announced now
+        if self.schedules[i].ended_at(when):
+            # A stop that outlived the plan: reminded until the withdrawal onset window has passed.
+            last = ms.last_intake_at or ms.episode_ref
+            if last is None or when > last + WITHDRAWAL_ONSET_ENDS:
+                return None
         return due
 
     def _remind(self, i: int, t: dt.datetime) -> None:
@@ -168,6 +211,7 @@ class StopDetection:
             self._stop_message(i, fields),
             medication=medication,
             raise_alert=False,
+            alert_id=ms.episode_alert,
             **fields,
         )
         ms.episode_announced_at = event.time
@@ -183,9 +227,8 @@ class StopDetection:
         ref = ms.episode_ref
         without = hours_of(at - ref) if ref is not None else None
         alert_id = ms.episode_alert
-        ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
-        ms.stop_checked_for = None
-        span = f"after {say.number(without)} hours without it" if without is not None else "again"
+        self._close_episode(i, resolve=False)
+        span = f"after {say.hours_text(without)} without it" if without is not None else "again"
         self._emit(
             "intake_resumed",
             f"{name} taken again at {say.hhmm(at, self.tz)}, {span}. Ask the prescriber before going back "
@@ -202,7 +245,8 @@ class StopDetection:
             return
         if ms.last_reduced_at is not None and t - ms.last_reduced_at < REDUCTION_SPAN:
             return
-        window = [d for d in self._counted(i) if t - REDUCTION_SPAN < d.spec.closes_at <= t]
+        after = max(t - REDUCTION_SPAN, ms.episode_closed_at or t - REDUCTION_SPAN)
+        window = [d for d in self._counted(i) if after < d.spec.closes_at <= t]
         if len(window) < 3:
             return
         planned = sum(d.spec.dose_ug for d in window)

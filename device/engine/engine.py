@@ -19,6 +19,7 @@ from .detections import StopDetection, hours_of
 from .events import EVENT_TYPES, Event, Priority, iso, number
 from .model import Config
 from .plan import DAY, DoseSpec, Schedule, local_midnight
+from .planwarn import plan_steps
 from .prompts import View
 from .state import (
     SELF_RESOLVING,
@@ -38,6 +39,7 @@ EXTRA_ACCESS_AFTER = 30 * MIN
 LID_OPEN_ALERT_AFTER = 10 * MIN
 REFILL_MODE_FOR = 15 * MIN
 ACK_QUIET_FOR = 12 * HOUR
+CORRECTION_WITHIN = 6 * HOUR  # taken elsewhere: at most this far from the dose's time
 CLOSED_KEPT = 64  # closed doses kept in memory per medication (covers 48 h and the stop rule)
 
 
@@ -87,6 +89,7 @@ class Engine(StopDetection, Supply):
         self._catch_up_to: dt.datetime | None = None
         self._clock: dt.datetime | None = None  # the latest instant handled in this run
         self._first_dose = [s.first_dose() for s in self.schedules]
+        self._steps = [{step.phase.index: step for step in plan_steps(m)} for m in self.meds]
         self._stop_cache: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}
         self._by: str | None = None  # who caused the events of the command being handled
         self.started = False
@@ -284,21 +287,50 @@ class Engine(StopDetection, Supply):
     ) -> list[Event]:
         """A caregiver records a dose as taken (elsewhere, or missed by the sensors)."""
         self._begin(now, by=by)
-        at = now if at is None else at
-        if at > now:
-            raise ActionError(f"at: {at.isoformat()} is in the future.")
         dose = self._lookup(dose_id)
-        if dose.spec.scheduled_for - now > DAY:
-            raise ActionError(f"dose: {dose_id} is more than a day ahead; record it when it is taken.")
-        if dose.spec.scheduled_for - at > DAY:
-            raise ActionError(f"at: {at.isoformat()} is more than a day before the dose was due.")
         if dose.state not in (DoseState.UPCOMING, DoseState.WAITING, DoseState.MISSED):
             raise Conflict(
                 f"Dose {dose_id} is {dose.state}; only upcoming, waiting or missed doses can be marked taken."
             )
+        at = self._correction_time(dose, at, now)
         self._take([dose], at, "caregiver", from_dispenser=from_dispenser)
         self._resolve_dose_alerts(dose_id, ("dose_missed",))
         return self._flush()
+
+    def _correction_time(self, dose: Dose, at: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        """When a dose taken elsewhere was taken: near its time, never in the future (SPEC 4)."""
+        spec = dose.spec
+        local = f"{say.when(spec.scheduled_for, self.tz)}"
+        if at is None:
+            if dose.state is DoseState.MISSED:
+                raise ActionError(
+                    f"at: required for a missed dose (due {local}): say when it was taken; "
+                    "'now' would record an intake that did not happen now."
+                )
+            at = now
+        shown = f"{at.isoformat()} ({say.when(at, self.tz)})"
+        if at > now:
+            raise ActionError(f"at: {shown} is in the future.")
+        if abs(at - spec.scheduled_for) > CORRECTION_WITHIN:
+            raise ActionError(f"at: {shown} is more than 6 hours from the dose's time ({local}).")
+        if dose.state is DoseState.MISSED:
+            if at < spec.opens_at:
+                raise ActionError(
+                    f"at: {shown} is before the dose's window opened ({say.when(spec.opens_at, self.tz)})."
+                )
+            later = next(
+                (
+                    s
+                    for s in self.schedules[spec.med_index].forward(spec.scheduled_for, key="scheduled_for")
+                    if s.scheduled_for > spec.scheduled_for
+                ),
+                None,
+            )
+            if later is not None and at >= later.closes_at:
+                raise ActionError(
+                    f"at: {shown} is after the window of the next dose ({say.dose(later, self.tz)}) closed."
+                )
+        return at
 
     def refill(self, medication: str, tablets: float, now: dt.datetime, *, by: str | None = None) -> list[Event]:
         self._begin(now, by=by)
@@ -349,7 +381,7 @@ class Engine(StopDetection, Supply):
         if self.dev.away_active:
             self._end_away(now)
         self.dev.away_from, self.dev.away_until, self.dev.away_by = start, until, by
-        self._reconsider_away()
+        self._give_back(now)
         self._advance(now, downtime=False)
         return self._flush()
 
@@ -358,13 +390,11 @@ class Engine(StopDetection, Supply):
         if self.dev.away_active:
             self._end_away(now)
         else:
-            self.dev.away_from = self.dev.away_until = None
-            self._reconsider_away()
+            self.dev.away_from = self.dev.away_until = self.dev.away_by = None
+        self._give_back(now)
         return self._flush()
 
-    def acknowledge(
-        self, target: str, now: dt.datetime, *, by: str | None = None
-    ) -> tuple[list[Alert], list[Event]]:
+    def acknowledge(self, target: str, now: dt.datetime, *, by: str | None = None) -> tuple[list[Alert], list[Event]]:
         """Acknowledge one alert by id, or `all` (every alert but the high ones)."""
         self._begin(now, by=by)
         if target == "all":
@@ -388,11 +418,13 @@ class Engine(StopDetection, Supply):
                 medication=alert.medication,
                 alert_id=alert.id,
             )
-            if alert.event_type in SELF_RESOLVING:
-                self._resolve(alert.id)
-            for ms in self._med_states():
-                if ms.episode_alert == alert.id:
-                    ms.episode_quiet_until = now + ACK_QUIET_FOR
+            episode = next((i for i, ms in enumerate(self._med_states()) if ms.episode_alert == alert.id), None)
+            if episode is not None and self.schedules[episode].ended_at(now):
+                self._close_episode(episode, resolve=True)  # a stop that outlived the plan: seen, over
+            elif episode is not None:
+                self._ms(episode).episode_quiet_until = now + ACK_QUIET_FOR
+            elif alert.event_type in SELF_RESOLVING or alert.event_type == "intake_stopped":
+                self._resolve(alert.id)  # an intake_stopped whose episode a restart closed has no condition left
         return chosen, self._flush()
 
     # ------------------------------------------------------------------------------- queries
@@ -552,8 +584,10 @@ class Engine(StopDetection, Supply):
         elif medication is not None:
             fields["medication"] = medication
         fields.update(extra)
-        if self._by is not None and "by" not in fields:
-            fields["by"] = self._by
+        if fields.get("by") is None:
+            fields.pop("by", None)
+            if self._by is not None:
+                fields["by"] = self._by
         self.seq += 1
         stamp = self._stamp()
         event = Event(self._new_id(), self.seq, event_type, prio, stamp, self.device_id, message, fields)
@@ -862,7 +896,7 @@ class Engine(StopDetection, Supply):
             "away_started",
             f"The patient is away until {say.when(dev.away_until, self.tz)}: no prompts or alerts for doses "
             "until then.",
-            **({"by": dev.away_by} if dev.away_by is not None else {}),
+            by=dev.away_by or self._by,
         )
         for doses in self.active:
             for dose in doses:
@@ -870,32 +904,26 @@ class Engine(StopDetection, Supply):
                     dose.state = DoseState.AWAY
                     self._touch(dose)
                     self._resolve_dose_alerts(dose.dose_id, ())
-        for ms in self._med_states():
-            if ms.episode_alert is not None:
-                alert_id = ms.episode_alert
-                ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
-                self._resolve(alert_id)
+        for i, ms in enumerate(self._med_states()):
+            if ms.episode_alert is not None:  # the patient is in others' care
+                self._close_episode(i, resolve=True)
 
     def _end_away(self, t: dt.datetime) -> None:
         dev = self.dev
         dev.away_active = False
         dev.away_from = dev.away_until = dev.away_by = None
         for ms in self._med_states():
-            ms.detection_start = t
+            ms.detection_start, ms.detection_reason = t, "away"
             ms.stop_checked_for = None
         self._emit("away_ended", "The patient is back: prompts and alerts resume.")
-        self._reconsider_away()
 
-    def _reconsider_away(self) -> None:
-        """Doses marked away whose window is still open, but which the (new, shortened or cancelled) span
-        no longer covers, are the patient's to take again: waiting (or upcoming) once more."""
-        for doses in self.active:
-            for dose in doses:
-                if dose.state is DoseState.AWAY and not self._in_away(dose.spec):
-                    dose.state = DoseState.WAITING
-                    self._touch(dose)
+    def _give_back(self, new_end: dt.datetime) -> None:
+        """A span cancelled or cut short at `new_end`: the doses it no longer covers, scheduled at or
+        after the new end, are the patient's to take again (waiting if their window is open). A dose
+        scheduled before stays away: it was taken from the other supply."""
         opened = {d.dose_id for doses in self.active for d in doses}
-        for dose in self.records.values():
-            if dose.state is DoseState.AWAY and dose.dose_id not in opened and not self._in_away(dose.spec):
-                dose.state = DoseState.UPCOMING
-                self._touch(dose)
+        for dose in [d for doses in self.active for d in doses] + list(self.records.values()):
+            if dose.state is not DoseState.AWAY or self._in_away(dose.spec) or dose.spec.scheduled_for < new_end:
+                continue
+            dose.state = DoseState.WAITING if dose.dose_id in opened else DoseState.UPCOMING
+            self._touch(dose)

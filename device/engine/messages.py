@@ -36,5 +36,18 @@ def dose(spec: DoseSpec, tz: ZoneInfo) -> str:
 
 
 def hours(delta: dt.timedelta) -> str:
-    value = round(delta.total_seconds() / 3600, 1)
-    return f"{number(value)} hours"
+    return hours_text(round(delta.total_seconds() / 3600, 1))
+
+
+def hours_text(value: float | None) -> str:
+    """'13.9 hours', '1 hour', 'less than 0.1 hours'."""
+    if value is None:
+        return "an unknown number of hours"
+    if value < 0.1:
+        return "less than 0.1 hours"
+    return "1 hour" if value == 1 else f"{number(value)} hours"
+
+
+def count(n: int | float, noun: str) -> str:
+    """'1 dose', '2 doses'."""
+    return f"{number(n)} {noun}" if n == 1 else f"{number(n)} {noun}s"

@@ -35,7 +35,18 @@ class Phase:
 
     @property
     def daily_ug(self) -> int:
+        """Micrograms on one dose day (what max_daily_mg limits)."""
         return 0 if self.ends_plan else to_ug(self.dose_mg) * len(self.times)
+
+    @property
+    def weekly_ug(self) -> int:
+        """Micrograms a week: the exact form of the phase's daily dose (SPEC 5: week's mg / 7)."""
+        return self.daily_ug * (7 if self.days is None else len(self.days))
+
+
+def daily_mg(weekly_ug: int) -> float:
+    """A phase's daily dose in mg as printed and sent: the week's dose / 7, to 0.1 mg."""
+    return round(weekly_ug / 7000, 1)
 
 
 @dataclass(frozen=True)

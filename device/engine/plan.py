@@ -72,9 +72,9 @@ class Schedule:
                 break
         return current
 
-    def daily_ug_on(self, day: dt.date) -> int:
+    def weekly_ug_on(self, day: dt.date) -> int:
         phase = self.phase_on(day)
-        return phase.daily_ug if phase else 0
+        return phase.weekly_ug if phase else 0
 
     def doses_on(self, day: dt.date) -> tuple[DoseSpec, ...]:
         cached = self._days.get(day)

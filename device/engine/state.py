@@ -168,13 +168,15 @@ class MedState:
 
     closed_through: dt.datetime | None = None  # every dose closing at or before this is final
     last_intake_at: dt.datetime | None = None
-    detection_start: dt.datetime | None = None  # first start, or the return from away
+    detection_start: dt.datetime | None = None  # first start, the return from away, a restart's first dose
+    detection_reason: str | None = None  # "away" or "restart" when detection_start is not the first start
     episode_alert: str | None = None  # the open intake_stopped alert's id
     episode_ref: dt.datetime | None = None  # last intake (or detection start) before the episode
     episode_announced_at: dt.datetime | None = None
     episode_quiet_until: dt.datetime | None = None
     stop_checked_for: dt.datetime | None = None  # rule (b) already decided for this reference
     last_reduced_at: dt.datetime | None = None
+    episode_closed_at: dt.datetime | None = None  # intake_reduced never looks back past this
     stock: float | None = None
     stock_low_raised: bool = False
     stock_out_raised: bool = False

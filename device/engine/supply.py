@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import messages as say
-from .model import Medication, to_ug
-from .plan import DAY, DoseSpec
+from .model import Medication, daily_mg, to_ug
+from .plan import DAY, DoseSpec, local_midnight
 
 if TYPE_CHECKING:
     from .events import Event
     from .plan import Schedule
+    from .planwarn import PlanStep
     from .state import DeviceState, Dose, MedState
 
 
@@ -27,11 +28,14 @@ class Supply:
         dev: DeviceState
         tz: Any
         _now: dt.datetime
+        _steps: list[dict[int, PlanStep]]
 
         def _ms(self, i: int) -> MedState: ...
         def _emit(self, event_type: str, message: str, **kw: Any) -> Event: ...
         def _resolve(self, alert_id: str) -> None: ...
         def _in_away(self, spec: DoseSpec) -> bool: ...
+        def _plan_ended(self, i: int, old: int) -> None: ...
+        def _plan_restarted(self, i: int, day: dt.date) -> None: ...
 
     def days_of_supply(self, i: int, now: dt.datetime) -> float | None:
         """Days from now until the first planned dose the stock cannot cover; None if it covers all."""
@@ -45,29 +49,61 @@ class Supply:
         for i, (med, schedule) in enumerate(zip(self.meds, self.schedules, strict=True)):
             phase = schedule.phase_on(day)
             if phase is not None and phase.start == day:
-                old, new = schedule.daily_ug_on(day - DAY), phase.daily_ug
+                step = self._steps[i][phase.index]
+                old, new = schedule.weekly_ug_on(day - DAY), phase.weekly_ug
                 if old != new:
-                    self._dose_changed(med, old, new)
-                ms = self._ms(i)
-                if phase.ends_plan and ms.episode_alert is not None:
-                    # The plan has ended: an open stop episode has nothing left to watch.
-                    alert_id = ms.episode_alert
-                    ms.episode_alert = ms.episode_announced_at = ms.episode_quiet_until = ms.episode_ref = None
-                    self._resolve(alert_id)
+                    self._dose_changed(i, old, new, step, day)
+                if med.taper_required and new < old and step.warned:
+                    self._withdrawal_watch(i, old, new, step)
+                if phase.ends_plan:
+                    self._plan_ended(i, old)
+                elif old == 0 and step.previous_weekly_ug == 0:
+                    self._plan_restarted(i, day)
             self._check_stock(i, t)
 
-    def _dose_changed(self, med: Medication, old: int, new: int) -> None:
-        old_mg, new_mg = old / 1000, new / 1000
-        change = f"{med.name} daily dose changes today from {say.mg(old_mg)} to {say.mg(new_mg)}."
+    def _dose_changed(self, i: int, old: int, new: int, step: PlanStep, day: dt.date) -> None:
+        med = self.meds[i]
+        old_mg, new_mg = daily_mg(old), daily_mg(new)
+        first = next(self.schedules[i].forward(local_midnight(day, self.tz), key="scheduled_for"), None)
         if new == 0:
+            change = f"{med.name}: the plan ends today (it was {say.mg(old_mg)} a day)."
+        elif first is not None and first.local_date == day:
+            change = f"{med.name} daily dose changes today from {say.mg(old_mg)} to {say.mg(new_mg)}."
+        else:
+            on = f" (the first dose is on {first.local_date:%a %d %b})" if first is not None else ""
+            change = f"{med.name} daily dose changes from today, from {say.mg(old_mg)} to {say.mg(new_mg)}{on}."
+        if step.phase.days is not None and new:
+            change += " That is the week's dose averaged over seven days."
+        if new > old:
+            advice = (
+                " Avoid driving or machinery until you know how the new dose affects you." if med.taper_required else ""
+            )
+        elif step.found:
+            advice = (
+                " A plan warning names this step: keep the remaining tablets until the prescriber says otherwise "
+                "(they may be needed to taper) and watch for withdrawal signs over the next 72 hours."
+            )
+        elif new == 0:
             advice = (
                 " The plan has ended as prescribed. Take leftover tablets to a pharmacy take-back; never flush them."
             )
-        elif new > old:
-            advice = " Avoid driving or machinery until you know how the new dose affects you."
         else:
-            advice = " This is a taper step: watch for withdrawal signs."
+            advice = " This is a taper step: watch for withdrawal signs." if med.taper_required else ""
         self._emit("dose_changed", change + advice, medication=med.name, old_daily_mg=old_mg, new_daily_mg=new_mg)
+
+    def _withdrawal_watch(self, i: int, old: int, new: int, step: PlanStep) -> None:
+        med, phase = self.meds[i], step.phase
+        what = "stops" if new == 0 else f"drops to {say.mg(daily_mg(new))} a day"
+        self._emit(
+            "withdrawal_watch",
+            f"{med.name} {what} today (from {say.mg(daily_mg(old))} a day), a step that a plan warning names "
+            f"and the prescriber has not confirmed (medication[{med.index}].plan[{phase.index}], from "
+            f"{phase.start}). Withdrawal signs — {say.WITHDRAWAL_SIGNS} — may begin 12 to 72 hours after "
+            "the change: watch for them and get medical help at once if they appear.",
+            medication=med.name,
+            old_daily_mg=daily_mg(old),
+            new_daily_mg=daily_mg(new),
+        )
 
     def _consuming(self, i: int) -> Iterator[DoseSpec]:
         """Doses still to take from the dispenser, in order (waiting ones first)."""

@@ -123,7 +123,7 @@ def test_summary_counts_each_dose_once_and_reminders_are_not_alerts(tmp_path):
     scenario.write_text(
         DAY.replace("2026-11-02T00:00", "2026-11-03T00:00")
         + '[patient]\ntakes = "none"\n[[action]]\nat = "2026-11-01T11:00"\ndo = "mark_taken"\n'
-        'dose = "baclofen/2026-11-01T08:00"\n'
+        'dose = "baclofen/2026-11-01T08:00"\ntaken_at = "2026-11-01T09:30"\n'
     )
     done = pillbox("simulate", "--config", str(config), "--scenario", str(scenario))
     assert done.returncode == 0, done.stderr

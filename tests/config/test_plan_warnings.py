@@ -42,7 +42,11 @@ CASES: list[tuple[str, list[Step], list[tuple[int, str]]]] = [
     ("drop of half from 60", [(0, 60), (30, 30)], [(1, "abrupt reduction from 60 to 30 mg/day")]),
     ("drop of exactly a third from 45", [(0, 45), (30, 30)], []),
     ("drop of more than a third from 31", [(0, 31), (30, 20)], [(1, "removes more than a third")]),
-    ("big drop from exactly 30 is allowed", [(0, 30), (30, 10)], []),
+    ("big-drop rule does not apply at exactly 30", [(0, 30), (30, 15)], []),
+    ("30 to 10 leaves a third", [(0, 30), (30, 10)], [(1, "abrupt reduction from 30 to 10 mg/day leaves a third")]),
+    ("30 to 5 mg/day", [(0, 30), (30, 5)], [(1, "leaves a third of the daily dose or less")]),
+    ("16 to 5 mg/day", [(0, 16), (30, 5)], [(1, "leaves a third")]),
+    ("15 to 5 mg/day is not above 15", [(0, 15), (30, 5)], []),
     (
         "reductions 2 days apart",
         [(0, 30), (10, 25), (12, 20)],
@@ -121,7 +125,7 @@ def test_daily_doses_compare_in_micrograms_not_floats() -> None:
             Phase(start=DAY0 + dt.timedelta(days=30), times=("08:00",), dose_mg=0, index=1),
         ),
     )
-    assert plan_steps(med)[0].daily_ug == 15_300
+    assert plan_steps(med)[0].weekly_ug == 15_300 * 7
     assert "15.3 mg/day" in plan_warnings(med)[0]
 
 
@@ -136,7 +140,7 @@ def test_plan_steps_say_start_up_down_same_and_end() -> None:
         StepKind.SAME,
         StepKind.UP,
     ]
-    assert [s.daily_ug for s in plan_steps(med)] == [10_000, 20_000, 20_000, 10_000, 0, 0, 5_000]
+    assert [s.weekly_ug // 7 for s in plan_steps(med)] == [10_000, 20_000, 20_000, 10_000, 0, 0, 5_000]
 
 
 def test_check_report_prints_each_warning_after_the_plan() -> None:
@@ -167,3 +171,45 @@ def test_any_plan_gives_well_formed_warnings_and_confirming_every_phase_silences
     for text in plan_warnings(medication(*steps)):
         assert "abrupt" in text and "Baclofen medication[0].plan[" in text
     assert plan_warnings(medication(*[(d, mg, True) for d, mg, _ in steps])) == []
+
+
+def weekly(*phases: tuple[int, float, tuple[str, ...], frozenset[int] | None]) -> Medication:
+    """Phases as (day, dose_mg, times, days) for the weekday rules."""
+    return Medication(
+        name="Baclofen",
+        strength_mg=10,
+        plan=tuple(
+            Phase(start=DAY0 + dt.timedelta(days=d), times=t, dose_mg=mg, days=w, index=j)
+            for j, (d, mg, t, w) in enumerate(phases)
+        ),
+    )
+
+
+TID = ("08:00", "14:00", "20:00")
+
+
+def test_a_weekday_phase_compares_the_weeks_dose_over_seven() -> None:
+    # 20 mg three times a day every day, then the same on Mon/Wed/Fri: 60 -> 25.7 mg/day, a 57 % drop.
+    med = weekly((0, 20, TID, None), (7, 20, TID, frozenset({0, 2, 4})))
+    steps = plan_steps(med)
+    assert [s.weekly_ug for s in steps] == [420_000, 180_000]
+    assert steps[1].kind is StepKind.DOWN
+    warnings = plan_warnings(med)
+    assert any("abrupt reduction from 60 to 25.7 mg/day" in w for w in warnings), warnings
+    assert any("abrupt weekly stop" in w and "60 hours" in w and "plan[1]" in w for w in warnings), warnings
+    text = format_check(Config(medications=(med,)))
+    assert "25.7 mg/day" in text and "same daily dose" not in text and "No plan warnings" not in text
+
+
+def test_every_day_to_mon_sat_leaves_a_36_hour_gap_each_week() -> None:
+    med = weekly((0, 10, TID, None), (7, 10, TID, frozenset(range(6))))
+    warnings = plan_warnings(med)
+    assert len([w for w in warnings if "abrupt weekly stop" in w]) == 1, warnings
+    assert "36 hours without a dose after sat 20:00" in warnings[-1]
+    confirmed = weekly((0, 10, TID, None), (7, 10, TID, frozenset(range(6))))
+    confirmed = Medication(
+        name="Baclofen",
+        strength_mg=10,
+        plan=(confirmed.plan[0], Phase(**{**vars(confirmed.plan[1]), "prescriber_confirmed": True})),
+    )
+    assert plan_warnings(confirmed) == []

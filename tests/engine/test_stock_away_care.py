@@ -119,14 +119,14 @@ def test_skip_and_taken_elsewhere(rig):
     with pytest.raises(ActionError, match="future"):
         r.engine.mark_taken("baclofen/2026-11-02T20:00", local("2026-11-02T11:01"), at=local("2026-11-02T12:00"))
     r.do(
-        local("2026-11-02T11:02"),
+        local("2026-11-02T14:02"),
         lambda e, t: e.mark_taken("baclofen/2026-11-02T20:00", t, from_dispenser=True),
     )
     assert r.engine.stock(0) == 89
     with pytest.raises(NotFound):
-        r.engine.skip("baclofen/2026-11-02T09:00", "no such slot", local("2026-11-02T11:03"))
+        r.engine.skip("baclofen/2026-11-02T09:00", "no such slot", local("2026-11-02T14:03"))
     with pytest.raises(NotFound):
-        r.engine.skip("aspirin/2026-11-02T08:00", "no such medication", local("2026-11-02T11:03"))
+        r.engine.skip("aspirin/2026-11-02T08:00", "no such medication", local("2026-11-02T14:03"))
 
 
 def test_taken_elsewhere_closes_a_stop_episode(rig):

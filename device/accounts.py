@@ -1,4 +1,4 @@
-"""Caregiver accounts and API tokens: hashed passwords, slowed-down failed logins, hashed tokens."""
+"""Caregiver accounts, sessions and API tokens: hashed passwords, slowed-down failed logins, hashed ids."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ MIN_PASSWORD = 8
 # After the third failure in a row, each further failure locks the account for twice as long.
 FREE_FAILURES = 3
 MAX_LOCK = dt.timedelta(minutes=15)
+SESSION_LIFETIME = dt.timedelta(hours=12)
 
 
 def _now() -> dt.datetime:
@@ -50,11 +51,14 @@ class Accounts:
         self.store.put_user(name, generate_password_hash(check_password(password)), _now().isoformat())
 
     def set_password(self, name: str, password: str) -> None:
-        if self.store.user(name) is None:
+        """A new password; the caregiver's sessions end (log in again everywhere)."""
+        if self.store.user(name) is None or not self.store.set_password_hash(
+            name, generate_password_hash(check_password(password))
+        ):
             raise NotFound(f"name: no caregiver named {name!r}.")
-        self.store.put_user(name, generate_password_hash(check_password(password)), _now().isoformat())
 
     def remove(self, name: str) -> None:
+        """The caregiver and every session of theirs are gone."""
         if not self.store.delete_user(name):
             raise NotFound(f"name: no caregiver named {name!r}.")
 
@@ -80,6 +84,25 @@ class Accounts:
             wait = min(MAX_LOCK, dt.timedelta(seconds=2 ** (failed - FREE_FAILURES)))
         self.store.login_result(name, failed, (now + wait).isoformat() if wait else None)
         return False, wait.total_seconds()
+
+    # --------------------------------------------------------------------------- sessions
+
+    def open_session(self, name: str, now: dt.datetime | None = None) -> str:
+        """A new session for a caregiver who just logged in: its id, kept only hashed in the database."""
+        now = now or _now()
+        session_id = secrets.token_urlsafe(32)
+        self.store.put_session(_hash(session_id), name, _stamp(now), _stamp(now + SESSION_LIFETIME))
+        return session_id
+
+    def session_user(self, session_id: str, now: dt.datetime | None = None) -> str | None:
+        """The caregiver of a session that has not ended or expired, or None."""
+        if not session_id or len(session_id) > 200:
+            return None
+        return self.store.session_user(_hash(session_id), _stamp(now or _now()))
+
+    def close_session(self, session_id: str) -> None:
+        if session_id and len(session_id) <= 200:
+            self.store.delete_session(_hash(session_id))
 
     # ----------------------------------------------------------------------------- tokens
 
@@ -108,6 +131,11 @@ class Accounts:
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """UTC to the second in one fixed format, so that the database can compare them as text."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 _DUMMY = generate_password_hash(secrets.token_hex(8))

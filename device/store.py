@@ -398,9 +398,45 @@ class Store:
         with self._tx() as db:
             db.execute("UPDATE users SET failed_logins=?, locked_until=? WHERE name=?", (failed, locked_until, name))
 
+    def set_password_hash(self, name: str, password_hash: str) -> bool:
+        """A new password; every session the caregiver had ends with the old one."""
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE user_name=?", (name,))
+            return (
+                db.execute(
+                    "UPDATE users SET password_hash=?, failed_logins=0, locked_until=NULL WHERE name=?",
+                    (password_hash, name),
+                ).rowcount
+                > 0
+            )
+
     def delete_user(self, name: str) -> bool:
         with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE user_name=?", (name,))
             return db.execute("DELETE FROM users WHERE name=?", (name,)).rowcount > 0
+
+    def put_session(self, session_hash: str, name: str, created_at: str, expires_at: str) -> None:
+        """A new login's session; sessions already expired at `created_at` are cleared out."""
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at <= ?", (created_at,))
+            db.execute(
+                "INSERT INTO sessions (id, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                (session_hash, name, created_at, expires_at),
+            )
+
+    def session_user(self, session_hash: str, now: str) -> str | None:
+        """The caregiver of a live session, or None: one primary-key lookup each, no write."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT s.user_name FROM sessions s JOIN users u ON u.name = s.user_name "
+                "WHERE s.id=? AND s.expires_at > ?",
+                (session_hash, now),
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def delete_session(self, session_hash: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM sessions WHERE id=?", (session_hash,))
 
     def put_token(self, name: str, token_hash: str, created_at: str) -> None:
         with self._tx() as db:

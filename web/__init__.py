@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from device.accounts import Accounts
+from device.accounts import SESSION_LIFETIME, Accounts
 from device.daemon import Daemon
 from device.engine.model import Config
 
@@ -39,7 +38,8 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_NAME="pillbox_session",
-        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        SESSION_REFRESH_EACH_REQUEST=False,  # the row in `sessions` decides when a session ends
         WTF_CSRF_CHECK_DEFAULT=False,  # checked in auth.identify for session requests only
         WTF_CSRF_TIME_LIMIT=None,  # valid for the session's life
         WTF_CSRF_HEADERS=["X-CSRFToken"],

@@ -140,21 +140,21 @@ def alerts() -> list[dict[str, Any]]:
 # ------------------------------------------------------------------------------------ acting
 
 
-def acknowledge(alert_id: str) -> dict[str, Any]:
+def acknowledge(alert_id: str, *, by: str) -> dict[str, Any]:
     if not alert_id or len(alert_id) > 64 or alert_id == "all":
         raise NotFound(f"alert: no alert with id {alert_id[:64]!r}.")
-    chosen, _ = services().daemon.call(lambda engine, now: engine.acknowledge(alert_id, now))
+    chosen, _ = services().daemon.call(lambda engine, now: engine.acknowledge(alert_id, now, by=by))
     item = chosen[0].public()
     item.pop("resolved", None)
     return item
 
 
-def acknowledge_all() -> int:
-    chosen, _ = services().daemon.call(lambda engine, now: engine.acknowledge("all", now))
+def acknowledge_all(*, by: str) -> int:
+    chosen, _ = services().daemon.call(lambda engine, now: engine.acknowledge("all", now, by=by))
     return len(chosen)
 
 
-def refill(data: Any) -> dict[str, Any]:
+def refill(data: Any, *, by: str) -> dict[str, Any]:
     data = _object(data)
     _only(data, {"medication", "tablets"})
     config = services().config
@@ -178,19 +178,19 @@ def refill(data: Any) -> dict[str, Any]:
         or tablets * 2 != int(tablets * 2)
     ):
         raise BadInput("tablets", "must be a number of tablets from 0.5 to 1000, in halves.")
-    events = services().daemon.call(lambda engine, now: engine.refill(medication, float(tablets), now))
+    events = services().daemon.call(lambda engine, now: engine.refill(medication, float(tablets), now, by=by))
     refill_event = next(e for e in events if e.event_type == "refill")
     return to_json(refill_event)
 
 
-def refill_mode() -> dict[str, Any]:
+def refill_mode(*, by: str) -> dict[str, Any]:
     daemon = services().daemon
-    daemon.call(lambda engine, now: engine.start_refill_mode(now))
+    daemon.call(lambda engine, now: engine.start_refill_mode(now, by=by))
     until = daemon.engine.dev.refill_mode_until
     return {"refill_mode_until": until.astimezone(dt.UTC).replace(microsecond=0).isoformat() if until else None}
 
 
-def set_away(data: Any) -> dict[str, Any]:
+def set_away(data: Any, *, by: str) -> dict[str, Any]:
     data = _object(data)
     _only(data, {"from", "until"})
     daemon = services().daemon
@@ -202,12 +202,12 @@ def set_away(data: Any) -> dict[str, Any]:
         raise BadInput("until", "must be after from.")
     if until - start > dt.timedelta(days=366):
         raise BadInput("until", "at most a year away.")
-    daemon.call(lambda engine, now: engine.set_away(start, until, now))
+    daemon.call(lambda engine, now: engine.set_away(start, until, now, by=by))
     return away_json()
 
 
-def end_away() -> dict[str, Any]:
-    services().daemon.call(lambda engine, now: engine.end_away(now))
+def end_away(*, by: str) -> dict[str, Any]:
+    services().daemon.call(lambda engine, now: engine.end_away(now, by=by))
     return away_json()
 
 
@@ -220,7 +220,7 @@ def away_json() -> dict[str, Any]:
     return {"away": dev.away_active, "from": text(dev.away_from), "until": text(dev.away_until)}
 
 
-def skip(dose_id: str, data: Any) -> dict[str, Any]:
+def skip(dose_id: str, data: Any, *, by: str) -> dict[str, Any]:
     data = _object(data)
     _only(data, {"reason"})
     reason = data.get("reason")
@@ -229,21 +229,22 @@ def skip(dose_id: str, data: Any) -> dict[str, Any]:
     if len(reason) > 500:
         raise BadInput("reason", "at most 500 characters.")
     daemon = services().daemon
-    daemon.call(lambda engine, now: engine.skip(dose_id, reason.strip(), now))
+    daemon.call(lambda engine, now: engine.skip(dose_id, reason.strip(), now, by=by))
     return _dose(dose_id)
 
 
-def taken(dose_id: str, data: Any) -> dict[str, Any]:
+def taken(dose_id: str, data: Any, *, by: str) -> dict[str, Any]:
     data = _object(data)
     _only(data, {"at", "from_dispenser"})
-    at = parse_time(data["at"], "at") if data.get("at") else None
+    # As given: whether a dose needs `at`, and how near its time, is the engine's rule.
+    at = parse_time(data["at"], "at") if data.get("at") is not None else None
     from_dispenser = data.get("from_dispenser", False)
     if from_dispenser in ("on", "true", "1"):
         from_dispenser = True
     if not isinstance(from_dispenser, bool):
         raise BadInput("from_dispenser", "must be true or false.")
     daemon = services().daemon
-    daemon.call(lambda engine, now: engine.mark_taken(dose_id, now, at=at, from_dispenser=from_dispenser))
+    daemon.call(lambda engine, now: engine.mark_taken(dose_id, now, at=at, from_dispenser=from_dispenser, by=by))
     return _dose(dose_id)
 
 

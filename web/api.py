@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, request
 from device.errors import ActionError
 
 from . import actions
-from .auth import json_error, login_required
+from .auth import actor, json_error, login_required
 from .openapi import document
 from .services import services
 
@@ -65,43 +65,43 @@ def alerts() -> Any:
 @bp.post("/alerts/<alert_id>/ack")
 @login_required
 def ack(alert_id: str) -> Any:
-    return jsonify(actions.acknowledge(alert_id))
+    return jsonify(actions.acknowledge(alert_id, by=actor()))
 
 
 @bp.post("/refills")
 @login_required
 def refills() -> Any:
-    return jsonify(actions.refill(_body())), 201
+    return jsonify(actions.refill(_body(), by=actor())), 201
 
 
 @bp.post("/refill-mode")
 @login_required
 def refill_mode() -> Any:
-    return jsonify(actions.refill_mode())
+    return jsonify(actions.refill_mode(by=actor()))
 
 
 @bp.post("/away")
 @login_required
 def away() -> Any:
-    return jsonify(actions.set_away(_body()))
+    return jsonify(actions.set_away(_body(), by=actor()))
 
 
 @bp.delete("/away")
 @login_required
 def away_end() -> Any:
-    return jsonify(actions.end_away())
+    return jsonify(actions.end_away(by=actor()))
 
 
 @bp.post("/doses/<path:dose_id>/skip")
 @login_required
 def skip(dose_id: str) -> Any:
-    return jsonify(actions.skip(dose_id, _body()))
+    return jsonify(actions.skip(dose_id, _body(), by=actor()))
 
 
 @bp.post("/doses/<path:dose_id>/taken")
 @login_required
 def taken(dose_id: str) -> Any:
-    return jsonify(actions.taken(dose_id, _body()))
+    return jsonify(actions.taken(dose_id, _body(), by=actor()))
 
 
 @bp.post("/mock/<action>")

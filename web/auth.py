@@ -44,11 +44,24 @@ def identify() -> None:
     if token is not None:
         g.token = services().accounts.check_token(token)
         return
-    user = session.get("user")
-    if user and services().accounts.store.user(user) is not None:
-        g.user = user
-        if request.method in UNSAFE:
-            csrf.protect()
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
+        return
+    user = services().accounts.session_user(session_id)
+    if user is None:  # logged out, password changed, caregiver removed, or expired
+        session.pop("sid", None)
+        return
+    g.user = user
+    if request.method in UNSAFE:
+        csrf.protect()
+
+
+def actor() -> str:
+    """Who acts, for the `by` of the events an action causes: the caregiver, or the API token's name."""
+    name = g.get("user") or g.get("token")
+    if not isinstance(name, str):
+        raise RuntimeError("actor() needs an authenticated request (login_required)")
+    return name
 
 
 def json_error(status: int, message: str, field: str | None = None) -> Any:
@@ -102,7 +115,7 @@ def login() -> Any:
         if accepted:
             session.clear()
             session.permanent = True
-            session["user"] = name
+            session["sid"] = services().accounts.open_session(name)
             return redirect(safe_next(request.args.get("next", "")) or url_for("pages.dashboard"))
         time.sleep(0.5)  # every failure costs time; repeated ones lock the account for longer
         if wait:
@@ -117,6 +130,7 @@ def login() -> Any:
 def logout() -> Any:
     if g.get("user") is None:
         return redirect(url_for("auth.login"))
+    services().accounts.close_session(session["sid"])
     session.clear()
     flash("Logged out.", "info")
     return redirect(url_for("auth.login"))

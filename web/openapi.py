@@ -69,6 +69,7 @@ SCHEMAS: dict[str, Any] = {
             "time": {"type": "string", "format": "date-time"},
             "device_id": {"type": "string"},
             "message": {"type": "string"},
+            "by": {"type": "string"},
         },
     },
     "Alert": {
@@ -76,11 +77,12 @@ SCHEMAS: dict[str, Any] = {
         "required": ["id", "event_type", "priority", "since", "message", "acknowledged"],
         "properties": {
             "id": {"type": "string"},
-            "event_type": {"type": "string"},
+            "event_type": {"enum": list(EVENT_TYPES)},
             "priority": {"enum": ["low", "medium", "high"]},
             "since": {"type": "string", "format": "date-time"},
             "message": {"type": "string"},
             "acknowledged": {"type": "boolean"},
+            "acknowledged_by": {"type": "string"},
             "medication": {"type": "string"},
             "dose_id": {"type": "string"},
         },

@@ -14,7 +14,7 @@ from device.engine.events import EVENT_TYPES
 from device.errors import ActionError
 
 from . import actions
-from .auth import login_required
+from .auth import actor, login_required
 from .dashboard import build, local, state_word
 from .services import services
 
@@ -61,20 +61,22 @@ def _act(action: Any, done: str) -> Any:
 @bp.post("/actions/ack/<alert_id>")
 @login_required
 def ack(alert_id: str) -> Any:
-    return _act(lambda: actions.acknowledge(alert_id), "Alert acknowledged.")
+    return _act(lambda: actions.acknowledge(alert_id, by=actor()), "Alert acknowledged.")
 
 
 @bp.post("/actions/ack-all")
 @login_required
 def ack_all() -> Any:
-    return _act(actions.acknowledge_all, "Alerts acknowledged (high alerts need their own button).")
+    return _act(lambda: actions.acknowledge_all(by=actor()), "Alerts acknowledged (high alerts need their own button).")
 
 
 @bp.post("/actions/skip")
 @login_required
 def skip() -> Any:
     form = request.form
-    return _act(lambda: actions.skip(form.get("dose_id", ""), {"reason": form.get("reason", "")}), "Dose skipped.")
+    return _act(
+        lambda: actions.skip(form.get("dose_id", ""), {"reason": form.get("reason", "")}, by=actor()), "Dose skipped."
+    )
 
 
 @bp.post("/actions/taken")
@@ -84,7 +86,7 @@ def taken() -> Any:
     data: dict[str, Any] = {"from_dispenser": form.get("from_dispenser") == "on"}
     if form.get("at"):
         data["at"] = form["at"]
-    return _act(lambda: actions.taken(form.get("dose_id", ""), data), "Dose recorded as taken.")
+    return _act(lambda: actions.taken(form.get("dose_id", ""), data, by=actor()), "Dose recorded as taken.")
 
 
 @bp.post("/actions/refill")
@@ -92,7 +94,9 @@ def taken() -> Any:
 def refill() -> Any:
     form = request.form
     return _act(
-        lambda: actions.refill({"medication": form.get("medication", ""), "tablets": form.get("tablets", "")}),
+        lambda: actions.refill(
+            {"medication": form.get("medication", ""), "tablets": form.get("tablets", "")}, by=actor()
+        ),
         "Refill recorded.",
     )
 
@@ -100,7 +104,9 @@ def refill() -> Any:
 @bp.post("/actions/refill-mode")
 @login_required
 def refill_mode() -> Any:
-    return _act(actions.refill_mode, "Refill mode for 15 minutes: opening the lid does not count as a dose.")
+    return _act(
+        lambda: actions.refill_mode(by=actor()), "Refill mode for 15 minutes: opening the lid does not count as a dose."
+    )
 
 
 @bp.post("/actions/away")
@@ -110,13 +116,13 @@ def away() -> Any:
     data = {"until": form.get("until", "")}
     if form.get("from"):
         data["from"] = form["from"]
-    return _act(lambda: actions.set_away(data), "Away recorded.")
+    return _act(lambda: actions.set_away(data, by=actor()), "Away recorded.")
 
 
 @bp.post("/actions/away-end")
 @login_required
 def away_end() -> Any:
-    return _act(actions.end_away, "The patient is back.")
+    return _act(lambda: actions.end_away(by=actor()), "The patient is back.")
 
 
 def _history_query() -> dict[str, Any]:
@@ -165,6 +171,15 @@ def history() -> Any:
     )
 
 
+def _cell(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: free text (a reason, a name) never starts a formula."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 @bp.get("/history.csv")
 @login_required
 def history_csv() -> Any:
@@ -173,11 +188,14 @@ def history_csv() -> Any:
         start=query["start"], end=query["end"], event_type=query["type"], limit=100_000, offset=0
     )
     out = io.StringIO()
-    columns = ["seq", "time", "event_type", "priority", "medication", "dose_id", "scheduled_for", "dose_mg", "message"]
+    columns = [
+        "seq", "time", "event_type", "priority", "medication", "dose_id", "scheduled_for", "dose_mg",
+        "by", "source", "reason", "message",
+    ]  # fmt: skip
     writer = csv.writer(out)
     writer.writerow(columns)
     for event in reversed(events):
-        writer.writerow([event.get(c, "") for c in columns])
+        writer.writerow([_cell(event.get(c)) for c in columns])
     return Response(
         out.getvalue(),
         mimetype="text/csv",

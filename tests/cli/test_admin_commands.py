@@ -158,3 +158,23 @@ def test_demo_takes_a_config_and_runs_its_plan(tmp_path):
         assert json.loads(body) == {"status": "ok"}
     finally:
         stop_demo(proc)
+
+
+def test_passwd_and_remove_end_the_caregivers_sessions_in_the_daemons_database(tmp_path):
+    from device.accounts import Accounts
+    from device.store import Store
+
+    config = str(make_config(tmp_path))
+    assert pillbox("user", "add", "anna", "--config", config, stdin="long enough pass\n").returncode == 0
+    assert pillbox("user", "add", "ben", "--config", config, stdin="long enough pass\n").returncode == 0
+    store = Store(str(tmp_path / "state" / "pillbox.db"))  # as the running daemon holds it open
+    try:
+        accounts = Accounts(store)
+        anna, ben = accounts.open_session("anna"), accounts.open_session("ben")
+        assert pillbox("user", "passwd", "anna", "--config", config, stdin="another long one\n").returncode == 0
+        assert accounts.session_user(anna) is None and accounts.session_user(ben) == "ben"
+        anna = accounts.open_session("anna")
+        assert pillbox("user", "remove", "anna", "--config", config).returncode == 0
+        assert accounts.session_user(anna) is None and accounts.session_user(ben) == "ben"
+    finally:
+        store.close()

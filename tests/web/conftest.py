@@ -51,11 +51,11 @@ def csrf_of(html: str) -> str:
 class Caregiver:
     """A logged-in browser session: remembers the CSRF token."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: FlaskClient, password: str = PASSWORD) -> None:
         self.client = client
         page = client.get("/login")
         token = csrf_of(page.get_data(as_text=True))
-        response = client.post("/login", data={"name": "carer", "password": PASSWORD, "csrf_token": token})
+        response = client.post("/login", data={"name": "carer", "password": password, "csrf_token": token})
         assert response.status_code == 302, response.get_data(as_text=True)
         self.csrf = csrf_of(client.get("/").get_data(as_text=True))
 
@@ -68,6 +68,12 @@ class Caregiver:
 
     def form(self, path: str, data: dict[str, Any]) -> Any:
         return self.client.post(path, data={**data, "csrf_token": self.csrf})
+
+    def cookie(self) -> str:
+        """The session cookie as it is now, to replay later from another browser."""
+        found = self.client.get_cookie("pillbox_session")
+        assert found is not None, "no session cookie"
+        return found.value
 
 
 @pytest.fixture

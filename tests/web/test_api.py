@@ -190,6 +190,60 @@ def test_taken_elsewhere_only_near_the_dose(client, token):
                            headers=auth(token))  # fmt: skip
     assert far_back.status_code == 400 and far_back.get_json()["field"] == "at"
     tomorrow = client.post("/api/v1/doses/baclofen/2026-11-04T08:00/taken", json={}, headers=auth(token))
-    assert tomorrow.status_code == 400 and tomorrow.get_json()["field"] == "dose"
+    # Which rule refuses it (the dose too far ahead, or `at` too far from it) is the engine's to say.
+    assert tomorrow.status_code == 400 and tomorrow.get_json()["field"] in ("dose", "at")
     later_today = client.post("/api/v1/doses/baclofen/2026-11-02T14:00/taken", json={}, headers=auth(token))
     assert later_today.status_code == 200
+
+
+def test_openapi_event_types_come_from_the_engine_and_who_did_it_is_declared(client, token):
+    from device.engine.events import EVENT_TYPES
+
+    doc = client.get("/api/v1/openapi.json", headers=auth(token)).get_json()
+    schemas = doc["components"]["schemas"]
+    assert "withdrawal_watch" in EVENT_TYPES
+    assert schemas["Event"]["properties"]["event_type"]["enum"] == list(EVENT_TYPES)
+    assert schemas["Alert"]["properties"]["event_type"]["enum"] == list(EVENT_TYPES)
+    (type_param,) = [p for p in doc["paths"]["/events"]["get"]["parameters"] if p["name"] == "type"]
+    assert type_param["schema"]["enum"] == list(EVENT_TYPES)
+    assert schemas["Event"]["properties"]["by"] == {"type": "string"} and "by" not in schemas["Event"]["required"]
+    alert = schemas["Alert"]
+    assert alert["properties"]["acknowledged_by"] == {"type": "string"} and "acknowledged_by" not in alert["required"]
+
+
+class RefusingTaken:
+    """Stands in for engine.mark_taken: records what the web layer passed, refuses as the engine does."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+
+    def __call__(self, dose_id, now, at=None, from_dispenser=False, *, by=None):
+        from device.errors import ActionError
+
+        self.calls.append({"dose_id": dose_id, "at": at, "from_dispenser": from_dispenser, "by": by})
+        raise ActionError("at: required for a missed dose (due Mon 02 Nov 08:00): say when it was taken.")
+
+
+def test_taken_passes_at_through_as_given_and_the_engines_refusal_names_at(client, token, carer, rig, monkeypatch):
+    # The rules for `at` (required for a missed dose, near the dose's time) are the engine's; the web
+    # layer only parses `at`, passes it on, and reports the engine's refusal as a 400 naming `at`.
+    stand_in = RefusingTaken()
+    monkeypatch.setattr(rig.daemon.engine, "mark_taken", stand_in)
+    path = "/api/v1/doses/baclofen/2026-11-02T08:00/taken"
+    for body, at in [
+        ({"at": "2026-11-02T08:30"}, local("2026-11-02T08:30")),
+        ({"at": "2026-11-02T08:30:00+01:00"}, local("2026-11-02T07:30")),
+        ({}, None),
+        ({"at": None}, None),
+    ]:
+        response = client.post(path, json=body, headers=auth(token))
+        assert response.status_code == 400, body
+        assert response.get_json()["field"] == "at" and "required for a missed dose" in response.get_json()["error"]
+        assert stand_in.calls[-1] == {"dose_id": "baclofen/2026-11-02T08:00", "at": at, "from_dispenser": False,
+                                      "by": "home-assistant"}, body  # fmt: skip
+    calls = len(stand_in.calls)
+    empty = client.post(path, json={"at": ""}, headers=auth(token))
+    assert empty.status_code == 400 and empty.get_json()["field"] == "at" and len(stand_in.calls) == calls
+    carer.form("/actions/taken", {"dose_id": "baclofen/2026-11-02T08:00"})
+    assert stand_in.calls[-1]["at"] is None and stand_in.calls[-1]["by"] == "carer"
+    assert "at: required for a missed dose" in carer.client.get("/").get_data(as_text=True)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import os
+from dataclasses import replace
 
 import pytest
 
 from device.accounts import Accounts
+from device.admin import user_command
+from device.service import database_path
 
 from .conftest import PASSWORD, Caregiver, csrf_of
 
@@ -153,3 +158,91 @@ def test_bearer_scheme_is_case_insensitive_and_logout_without_session_goes_to_lo
     assert client.get("/api/v1/status", headers={"Authorization": f"bearer {token}"}).status_code == 200
     response = client.post("/logout")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# ------------------------------------------------------------------ server-side sessions
+
+
+def replay(app, cookie: str):
+    """Another browser that presents a copied session cookie."""
+    other = app.test_client()
+    other.set_cookie("pillbox_session", cookie)
+    return other
+
+
+def assert_refused(browser) -> None:
+    api = browser.get("/api/v1/status")
+    assert api.status_code == 401 and "error" in api.get_json()
+    page = browser.get("/")
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+
+
+def user_cli(rig, action: str, name: str, stdin: str = "") -> int:
+    """`pillbox user ACTION NAME` on the running daemon's database file (its own connection, as the CLI)."""
+    config = rig.daemon.config
+    cli_config = replace(config, device=replace(config.device, state_dir=os.path.dirname(rig.daemon.store.path)))
+    assert database_path(cli_config) == rig.daemon.store.path
+    return user_command(cli_config, action, name, io.StringIO(stdin))
+
+
+def test_a_logged_out_cookie_is_refused(app, client):
+    carer = Caregiver(client)
+    copied = carer.cookie()
+    assert replay(app, copied).get("/api/v1/status").status_code == 200
+    assert carer.form("/logout", {}).status_code == 302
+    assert_refused(replay(app, copied))
+
+
+def test_a_cookie_from_before_a_password_change_is_refused(app, client, rig):
+    carer = Caregiver(client)
+    copied = carer.cookie()
+    assert user_cli(rig, "passwd", "carer", "a brand new password\n") == 0
+    assert_refused(replay(app, copied))
+    assert_refused(client)  # the same browser, too
+    fresh = Caregiver(app.test_client(), password="a brand new password")
+    assert fresh.client.get("/api/v1/status").status_code == 200
+
+
+def test_a_cookie_of_a_removed_caregiver_is_refused_even_if_the_name_comes_back(app, client, rig):
+    copied = Caregiver(client).cookie()
+    assert user_cli(rig, "remove", "carer") == 0
+    assert_refused(replay(app, copied))
+    assert user_cli(rig, "add", "carer", f"{PASSWORD}\n") == 0
+    assert_refused(replay(app, copied))
+    assert Caregiver(app.test_client()).client.get("/api/v1/status").status_code == 200
+
+
+def test_a_password_change_ends_only_that_caregivers_sessions(app, client, rig):
+    Accounts(rig.daemon.store).add("second", PASSWORD)
+    carer = Caregiver(client).cookie()
+    other = app.test_client()
+    token = csrf_of(other.get("/login").get_data(as_text=True))
+    other.post("/login", data={"name": "second", "password": PASSWORD, "csrf_token": token})
+    assert user_cli(rig, "passwd", "carer", "a brand new password\n") == 0
+    assert_refused(replay(app, carer))
+    assert other.get("/api/v1/status").status_code == 200
+
+
+def test_sessions_expire_on_the_server_and_expired_rows_go_at_login(rig, app):
+    accounts = Accounts(rig.daemon.store)
+    start = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
+    sid = accounts.open_session("carer", start)
+    assert accounts.session_user(sid, start + dt.timedelta(hours=11, minutes=59)) == "carer"
+    assert accounts.session_user(sid, start + dt.timedelta(hours=12)) is None
+    accounts.open_session("carer", start + dt.timedelta(hours=13))
+    assert rig.daemon.store.db.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 1
+    assert accounts.session_user("not-a-session") is None
+
+
+def test_authenticated_requests_write_nothing(carer, rig):
+    # The SD card: checking a session is one read, never a write.
+    db = rig.daemon.store.db
+    before = db.total_changes
+    for path in ["/api/v1/status", "/", "/fragment", "/history", "/api/v1/alerts"]:
+        assert carer.client.get(path).status_code == 200, path
+    assert db.total_changes == before
+
+
+def test_session_ids_are_stored_hashed(rig, app):
+    sid = Accounts(rig.daemon.store).open_session("carer")
+    assert sid not in str(list(rig.daemon.store.db.execute("SELECT * FROM sessions")))

@@ -900,7 +900,7 @@ class Engine(StopDetection, Supply):
         )
         for doses in self.active:
             for dose in doses:
-                if dose.state is DoseState.WAITING:
+                if dose.state is DoseState.WAITING and self._in_away(dose.spec):
                     dose.state = DoseState.AWAY
                     self._touch(dose)
                     self._resolve_dose_alerts(dose.dose_id, ())

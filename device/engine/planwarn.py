@@ -105,7 +105,7 @@ def _weekly_gap_warning(med: Medication, phase: Phase) -> list[str]:
         return []
     slots = sorted(int(t[:2]) * 60 + int(t[3:]) for t in phase.times)
     moments = sorted(day * 1440 + m for day in phase.days for m in slots)
-    gaps = [(b - a, a) for a, b in zip(moments, moments[1:] + [moments[0] + 7 * 1440], strict=True)]
+    gaps = [(b - a, a) for a, b in zip(moments, [*moments[1:], moments[0] + 7 * 1440], strict=True)]
     longest, after = max(gaps)
     if longest <= med.cessation_hours * 60:
         return []

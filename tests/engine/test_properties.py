@@ -162,3 +162,79 @@ def test_nothing_fires_after_the_plan_tapers_to_zero(patient, actions, end_day):
     for e in reminders:
         last = dt.datetime.fromisoformat(e["last_taken_at"] or START.replace(tzinfo=dt.UTC).isoformat())
         assert dt.datetime.fromisoformat(e["time"]) <= last + dt.timedelta(hours=72)
+
+
+# --------------------------------------------------------------------- away spans (SPEC 5, Away)
+
+away_op = st.one_of(
+    # set: at minute, starting `lead` minutes later, lasting `length` minutes
+    st.tuples(st.just("set"), minute, st.integers(min_value=0, max_value=24 * 60), st.integers(30, 3 * 24 * 60)),
+    st.tuples(st.just("end"), minute),
+)
+patient_op = st.tuples(st.sampled_from(["open", "press"]), minute)
+
+
+def _effective_spans(ops: list[tuple]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """The spans as they finally stand: a span cut short ends at the cut, a cancelled one is empty."""
+    spans: list[list[dt.datetime]] = []
+    for op in ops:
+        t = START.replace(tzinfo=dt.UTC) + dt.timedelta(minutes=op[1])
+        if spans and spans[-1][0] <= t < spans[-1][1]:
+            spans[-1][1] = t  # the span in force is ended (or replaced) now
+        elif spans and t < spans[-1][0]:
+            spans.pop()  # a span not started yet is cancelled (or replaced)
+        if op[0] == "set":
+            start = t + dt.timedelta(minutes=op[2])
+            spans.append([start, start + dt.timedelta(minutes=op[3])])
+    return [(a, b) for a, b in spans if a < b]
+
+
+@PROPS
+@given(away=st.lists(away_op, min_size=1, max_size=5), patient=st.lists(patient_op, max_size=30))
+def test_away_never_prompts_a_covered_dose_nor_lets_one_be_taken_twice(away, patient):
+    from .conftest import Rig
+
+    ops = sorted([*away, *patient], key=lambda op: (op[1], op[0] in ("open", "press")))
+    with tempfile.TemporaryDirectory() as tmp:
+        r = Rig(config_toml(med_toml(stock=200)), Path(tmp) / "p.db")
+        utc = START.replace(tzinfo=dt.UTC)
+        r.start(utc)
+        done_ops: list[tuple] = []
+        for op in ops:
+            t = utc + dt.timedelta(minutes=op[1])
+            if op[0] == "set":
+                begin = t + dt.timedelta(minutes=op[2])
+                r.do(t, lambda e, now, b=begin, u=begin + dt.timedelta(minutes=op[3]): e.set_away(b, u, now))
+                done_ops.append(op)
+            elif op[0] == "end":
+                r.do(t, lambda e, now: e.end_away(now))
+                done_ops.append(op)
+            elif op[0] == "open":
+                r.do(t, lambda e, now: e.lid_opened(now))
+                r.do(t + dt.timedelta(seconds=30), lambda e, now: e.lid_closed(now))
+            else:
+                r.do(t, lambda e, now: e.press(now))
+        end = utc + dt.timedelta(days=10)
+        r.advance(end)
+        doses = {
+            d.dose_id: d
+            for d in r.engine.doses_between((utc - dt.timedelta(days=1)).date(), (end + dt.timedelta(days=1)).date())
+        }
+    spans = _effective_spans(done_ops)
+    taken = [e["dose_id"] for e in r.events if e["event_type"] == "dose_taken"]
+    assert len(taken) == len(set(taken)), "a dose was taken twice"
+    finals: dict[str, int] = {}
+    for e in r.events:
+        if e["event_type"] in ("dose_taken", "dose_missed", "dose_skipped"):
+            finals[e["dose_id"]] = finals.get(e["dose_id"], 0) + 1
+    assert all(n == 1 for n in finals.values()), finals
+    prompted = {e["dose_id"] for e in r.events if e["event_type"] in ("dose_due", "dose_taken", "dose_missed")}
+    for dose_id, dose in doses.items():
+        covered = any(a <= dose.spec.scheduled_for < b for a, b in spans)
+        if covered:
+            assert dose_id not in prompted, (dose_id, spans)
+            assert str(dose.state) in ("away", "upcoming"), (dose_id, dose.state)
+        if dose.spec.closes_at <= end and dose.spec.scheduled_for >= utc:
+            assert dose.state.final, (dose_id, dose.state)
+            assert (str(dose.state) == "away") == covered or str(dose.state) != "away", (dose_id, spans)
+            assert (dose_id in finals) != (str(dose.state) == "away"), (dose_id, dose.state)

@@ -35,10 +35,43 @@ from .errors import ConfigError, NotFound
 from .status import alert_list, device_state
 
 log = logging.getLogger(__name__)
-SESSION_EXPIRY = 7 * 24 * 3600
 WINDOW = 100  # events handed to paho but not yet acknowledged, at most
-ALERT_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
+ALERT_ID = re.compile(r"[0-9a-fA-F-]{8,64}")  # fullmatch only
+MAX_PACKET = 64 * 1024  # declared to the broker (MQTT 5 Maximum Packet Size): it never sends us more
+MAX_COMMAND = 1024  # bytes: the longest command we accept (JSON ack with a 64-character name) fits
+NAME_MAX = 64
 VERSION = "0.1.0"
+
+
+def parse_ack(payload: str) -> tuple[str, str]:
+    """A `cmd/ack` payload as (target, by): `all` or an alert id from the hub, or the JSON form
+    `{"alert_id": ..., "by": "<name>"}` (SPEC section 9). Raises ValueError with a reason that
+    never repeats the payload (it is logged)."""
+    if payload == "all" or ALERT_ID.fullmatch(payload):
+        return payload, "hub"
+    if not payload.startswith("{"):
+        raise ValueError("expected `all`, an alert id or a JSON object")
+    try:
+        data = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise ValueError("not valid JSON") from None
+    if not isinstance(data, dict) or set(data) != {"alert_id", "by"}:
+        raise ValueError('expected a JSON object with "alert_id" and "by" and nothing else')
+    target, name = data["alert_id"], data["by"]
+    if not isinstance(target, str) or not (target == "all" or ALERT_ID.fullmatch(target)):
+        raise ValueError('"alert_id" must be "all" or an alert id')
+    if not isinstance(name, str) or not 1 <= len(name) <= NAME_MAX or not name.isprintable():
+        raise ValueError(f'"by" must be a name of 1 to {NAME_MAX} printable characters')
+    return target, name if name.startswith("fleet:") else f"hub:{name}"
+
+
+def connect_properties() -> Properties:
+    """CONNECT properties: no session kept after the connection (the broker queues nothing for us
+    while we are away), and the largest packet we accept."""
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 0
+    props.MaximumPacketSize = MAX_PACKET
+    return props
 
 
 def read_password(path: str) -> str:
@@ -125,9 +158,9 @@ class MqttBridge:
         m = config.mqtt
         self.base = f"{m.base_topic}/{config.device.id}"
         self.resend_delay = resend_delay
-        # MQTT 5 for one reason: "retain as published" keeps the retained flag on commands the broker
-        # queued for our persistent session while we were away, so a stale retained command is seen
-        # as retained and ignored (MQTT 3.1.1 delivers the queued copy unmarked).
+        # MQTT 5 for a session that ends with the connection (commands act only when they arrive while
+        # we are connected), the Maximum Packet Size (an oversized message is never delivered to us)
+        # and "retain as published" (a retained command is seen as retained, and ignored).
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id=f"pillbox-{config.device.id}", protocol=mqtt.MQTTv5
         )
@@ -144,6 +177,7 @@ class MqttBridge:
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
         self.connected = False
+        self._stopping = False
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # paho mid -> event seq
         self._early: set[int] = set()  # acknowledged before we recorded the mid
@@ -165,9 +199,7 @@ class MqttBridge:
     def start(self) -> None:
         m = self.config.mqtt
         self._worker.start()
-        session = Properties(PacketTypes.CONNECT)
-        session.SessionExpiryInterval = SESSION_EXPIRY  # a persistent session, kept a week offline
-        self.client.connect_async(m.host, m.port, keepalive=30, clean_start=False, properties=session)
+        self.client.connect_async(m.host, m.port, keepalive=30, clean_start=True, properties=connect_properties())
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -180,6 +212,7 @@ class MqttBridge:
             info = self.client.publish(self.topic("availability"), "offline", qos=1, retain=True)
             with contextlib.suppress(RuntimeError, ValueError):
                 info.wait_for_publish(timeout=3)
+        self._stopping = True
         self.client.disconnect()
         self.client.loop_stop()
         # paho 2.1 closes its wake-up socket pair only in __del__, which a reference cycle (our bound
@@ -214,7 +247,7 @@ class MqttBridge:
         self._post(self._on_connected)
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-        if self.connected:
+        if self.connected and not self._stopping:
             log.warning("disconnected from the MQTT broker (%s); events wait in the outbox", reason)
         self.connected = False
 
@@ -228,17 +261,25 @@ class MqttBridge:
         self._post(self._pump)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if message.retain:
-            log.info("ignoring a retained message on %s", message.topic)
-            return
-        self._post(lambda: self._command(message.topic, bytes(message.payload)))
+        # Runs in paho's thread: cheap checks only, and nothing here may raise.
+        try:
+            topic, payload = message.topic, message.payload
+            if message.retain:
+                log.info("ignoring a retained message on %s", topic)
+            elif len(payload) > MAX_COMMAND:
+                log.warning("ignoring a message of %d bytes on %s: no command is that long", len(payload), topic)
+            else:
+                self._post(lambda: self._command(topic, bytes(payload)))
+        except Exception:
+            log.exception("ignoring a message that could not be read")
 
     # ------------------------------------------------------------------------- the worker
 
     def _on_connected(self) -> None:
         client = self.client
         client.publish(self.topic("availability"), "online", qos=1, retain=True)
-        options = SubscribeOptions(qos=1, retainAsPublished=True)
+        # No retained command at subscription (they are stale), and a live retained one keeps its flag.
+        options = SubscribeOptions(qos=1, retainAsPublished=True, retainHandling=SubscribeOptions.RETAIN_DO_NOT_SEND)
         subscriptions = [(self.topic("cmd/ack"), options), (self.topic("cmd/silence"), options)]
         if self.config.mqtt.discovery_prefix:
             subscriptions.append((f"{self.config.mqtt.discovery_prefix}/status", SubscribeOptions(qos=1)))
@@ -293,21 +334,28 @@ class MqttBridge:
             self._post(self._pump)
 
     def _command(self, topic: str, raw: bytes) -> None:
+        """One command, in arrival order; anything unexpected is logged (never its content) and ignored."""
+        if topic == self.topic("cmd/silence"):  # any payload silences
+            self.daemon.silence()
+            log.info("silenced for 10 minutes from the hub")
+            return
         try:
             payload = raw.decode("utf-8").strip()
         except UnicodeDecodeError:
-            log.warning("ignoring a command on %s that is not UTF-8 text", topic)
+            log.warning("ignoring a message on %s that is not UTF-8 text", topic)
             return
         if topic == self.topic("cmd/ack"):
-            if payload != "all" and not ALERT_ID.match(payload):
-                log.warning("ignoring %s: expected `all` or an alert id, got %r", topic, payload[:80])
+            try:
+                target, by = parse_ack(payload)
+            except ValueError as why:
+                log.warning("ignoring a command on %s: %s", topic, why)
                 return
             try:
-                self.daemon.call(lambda engine, now: engine.acknowledge(payload, now))
+                self.daemon.call(lambda engine, now: engine.acknowledge(target, now, by=by))
             except NotFound:
-                log.warning("ignoring %s: no alert with id %r", topic, payload)
-        elif topic == self.topic("cmd/silence"):
-            self.daemon.silence()
+                log.warning("ignoring a command on %s: no alert with id %s", topic, target)
+            else:
+                log.info("acknowledged %s from the hub (by %r)", target, by)
         elif topic == f"{self.config.mqtt.discovery_prefix}/status" and payload == "online":
             timer = threading.Timer(self.resend_delay(), lambda: self._post(self._rediscover))
             timer.daemon = True
@@ -338,7 +386,9 @@ def broker_problem(m: MqttConfig, client_id: str, password: str | None, timeout:
             if problem := tls_problem(m, timeout):
                 return problem
             client.tls_set(m.ca_file or None, m.client_cert or None, m.client_key or None)
-        client.connect(m.host, m.port, keepalive=max(10, int(timeout * 2)), clean_start=True)
+        client.connect(
+            m.host, m.port, keepalive=max(10, int(timeout * 2)), clean_start=True, properties=connect_properties()
+        )
         end = time.monotonic() + timeout
         while not answer and time.monotonic() < end:
             if client.loop(timeout=0.1) != mqtt.MQTT_ERR_SUCCESS and not answer:

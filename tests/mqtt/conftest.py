@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +19,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from .broker import Broker, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def wait_for(condition: Callable[[], Any], timeout: float = 10.0, what: str = "a condition") -> Any:
@@ -124,10 +130,12 @@ def run_daemon() -> Iterator[Callable[..., Any]]:
 
     made: list[Any] = []
 
-    def start(config_text: str, *, synced: bool = True) -> Any:
+    def start(config_text: str, *, synced: bool = True, wall: Callable[[], dt.datetime] | None = None) -> Any:
         config = parse_config(config_text, "pillbox.toml")
         daemon = build(config, mock=True, web=False)
         daemon.synchronised = lambda: synced
+        if wall is not None:  # the engine's clock, e.g. hours ahead: a restart after downtime
+            daemon.wall = wall
         daemon.start()
         made.append(daemon)
         return daemon
@@ -135,3 +143,67 @@ def run_daemon() -> Iterator[Callable[..., Any]]:
     yield start
     for daemon in made:
         daemon.stop()
+
+
+class DaemonProcess:
+    """`pillbox run --mock-hardware` in a subprocess: mock actions on stdin, its log in a file."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.log_path = log
+        self._log = open(log, "a")  # noqa: SIM115 (closed in stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "device.cli", "run", "--mock-hardware", "--config", str(config)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=self._log,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def send(self, *actions: str) -> None:
+        assert self.proc.stdin is not None
+        for action in actions:
+            self.proc.stdin.write(action + "\n")
+        self.proc.stdin.flush()
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def status_kb(self, field: str) -> int:
+        """A field of /proc/<pid>/status in kB, e.g. VmHWM (peak resident memory)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                return int(line.split()[1])
+        raise AssertionError(f"no {field} in /proc/{self.proc.pid}/status")
+
+    def stop(self) -> int:
+        """SIGTERM and the exit code (SIGKILL after 20 s)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self._log.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def daemon_process(tmp_path: Path) -> Iterator[Callable[[str], DaemonProcess]]:
+    """Starts the real daemon in a subprocess from config text; stopped at the end of the test."""
+    made: list[DaemonProcess] = []
+
+    def start(config_text: str) -> DaemonProcess:
+        config = tmp_path / f"pillbox-{len(made)}.toml"
+        config.write_text(config_text)
+        proc = DaemonProcess(config, tmp_path / f"daemon-{len(made)}.log")
+        made.append(proc)
+        return proc
+
+    yield start
+    for proc in made:
+        proc.stop()

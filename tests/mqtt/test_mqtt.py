@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -81,6 +82,7 @@ def test_retained_availability_state_alerts_and_discovery(tmp_path, broker, list
     by_topic = dict(configs)
     event = by_topic["homeassistant/event/pillbox_pillbox/event/config"]
     assert event["event_types"] == list(EVENT_TYPES) and event["state_topic"] == f"{B}/event"
+    assert "withdrawal_watch" in event["event_types"]  # added after the first release: derived, not listed by hand
     assert by_topic["homeassistant/sensor/pillbox_pillbox/next_dose/config"]["device_class"] == "timestamp"
     assert by_topic["homeassistant/binary_sensor/pillbox_pillbox/lid/config"]["device_class"] == "opening"
     assert by_topic["homeassistant/binary_sensor/pillbox_pillbox/problem/config"]["device_class"] == "problem"
@@ -202,8 +204,9 @@ def test_last_will_says_offline_after_kill_9(tmp_path, broker, listen):
 
 
 def test_a_retained_command_queued_while_the_daemon_was_away_is_ignored(tmp_path, broker, listen, run_daemon):
-    # Found in review: with a persistent session the broker also queues a retained command for the
-    # absent daemon, and MQTT 3.1.1 delivers that copy unmarked. MQTT 5's "retain as published" keeps the mark.
+    # Found in review: with a persistent session the broker also queued a retained command for the
+    # absent daemon, and MQTT 3.1.1 delivered that copy unmarked. Now no session outlives the connection
+    # and retained commands are neither sent at subscription nor acted on.
     text = mqtt_config(tmp_path, broker.port)
     daemon = run_daemon(text, synced=False)  # clock_unsynced: a medium alert
     wait_for(lambda: daemon.mqtt_connected() and daemon.store.outbox_waiting() == 0, what="the first session")
@@ -217,3 +220,12 @@ def test_a_retained_command_queued_while_the_daemon_was_away_is_ignored(tmp_path
     assert [(a.event_type, a.acknowledged) for a in daemon.engine.active_alerts()] == [("clock_unsynced", False)]
     live = [m for m in ears.on(f"{B}/alerts")]
     assert live  # the bridge published its alerts again at the new connection
+
+
+def test_the_mqtt_guide_lists_every_event_type_and_the_json_acknowledgement():
+    guide = (ROOT / "docs" / "mqtt.md").read_text()
+    entities = guide[guide.index("Entities: an event entity with every event type") :]
+    listed = re.findall(r"`([a-z_]+)`", entities[entities.index("):") : entities.index(";")])
+    assert listed == list(EVENT_TYPES)  # withdrawal_watch included, in the order of the discovery config
+    assert '{"alert_id": "<id>" or "all", "by": "<name>"}' in guide
+    assert '"hub:<name>"' in guide and "`fleet:`" in guide and "acknowledged_by" in guide

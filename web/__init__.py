@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from device.accounts import SESSION_LIFETIME, Accounts
 from device.daemon import Daemon
+from device.engine import messages as say
 from device.engine.model import Config
 
 from .services import Services
@@ -49,6 +50,8 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pillbox"] = Services(config, daemon, Accounts(daemon.store))
+    app.jinja_env.filters["count"] = say.count  # "1 tablet", "2 tablets"
+    app.jinja_env.filters["hours"] = say.hours_text  # "1 hour", "less than 0.1 hours"
 
     from . import api, auth, pages
 

@@ -341,20 +341,20 @@ class Engine(StopDetection, Supply):
         if tablets <= 0 or tablets > 1000 or tablets * 2 != int(tablets * 2):
             raise ActionError(f"tablets: must be a whole or half number from 0.5 to 1000, not {tablets}.")
         ms.stock += tablets
-        for alert in list(self.alerts.values()):
-            if alert.medication == med.name and alert.event_type in ("stock_low", "stock_out"):
-                self._resolve(alert.id)
-        ms.stock_low_raised = ms.stock_out_raised = False
         self.dev.refill_mode_until = None
         days = self.days_of_supply(i, now)
-        self._emit(
+        self._emit(  # the cause first, then the alerts it resolves
             "refill",
             f"{say.tablets(tablets)} of {med.name} added; {say.tablets(ms.stock)} now"
-            + (f", enough for {days} days." if days is not None else ", enough for the rest of the plan."),
+            + (f", enough for {say.count(days, 'day')}." if days is not None else ", enough for the rest of the plan."),
             medication=med.name,
             stock=ms.stock,
             days_of_supply=days,
         )
+        for alert in list(self.alerts.values()):
+            if alert.medication == med.name and alert.event_type in ("stock_low", "stock_out"):
+                self._resolve(alert.id)
+        ms.stock_low_raised = ms.stock_out_raised = False
         self._check_stock(i, now)
         return self._flush()
 

@@ -45,8 +45,10 @@ class Phase:
 
 
 def daily_mg(weekly_ug: int) -> float:
-    """A phase's daily dose in mg as printed and sent: the week's dose / 7, to 0.1 mg."""
-    return round(weekly_ug / 7000, 1)
+    """A phase's daily dose in mg as printed and sent: the week's dose / 7, to 0.1 mg (to 0.001 mg
+    below 1 mg, so that a vitamin's 0.025 mg is not shown as 0)."""
+    value = weekly_ug / 7000
+    return round(value, 1) if value >= 1 else round(value, 3)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from device.engine.model import Medication, Phase
+from device.engine.model import Medication, Phase, daily_mg
 
 # Thresholds of SPEC 3 in micrograms a week (a daily dose is the week's dose / 7).
 STOP_FROM_UG = 15_000 * 7  # a step to 0 from above 15 mg/day is an abrupt stop
@@ -52,7 +52,7 @@ def format_mg(ug: int) -> str:
 
 def format_daily(weekly_ug: int) -> str:
     """A daily dose (the week's / 7) rounded to 0.1 mg: 180000 a week -> "25.7"."""
-    mg = round(weekly_ug / 7000, 1)
+    mg = daily_mg(weekly_ug)
     return str(int(mg)) if mg.is_integer() else str(mg)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from device.errors import ActionError
@@ -282,3 +284,60 @@ def test_a_missed_dose_needs_an_at_inside_its_span(rig):
         lambda e, t: e.mark_taken("baclofen/2026-11-02T08:00", t, at=local("2026-11-02T09:30")),
     )
     assert [(e["delay_minutes"], e["on_time"]) for e in of_type(events, "dose_taken")] == [(90, False)]
+
+
+# ---------------------------------------------------------------------------------- 8. words
+
+ODD_WORDS = re.compile(r"(?<![\d.])1 (doses|tablets|days|hours)\b|\b0\.0 hours\b")
+
+
+def test_messages_count_in_good_english(sim):
+    # One dose a day and a stop by time: "1 dose in a row", not "1 doses"; a refill of 1 tablet.
+    med = med_toml(times='["08:00"]', stock=2, extra="cessation_missed_doses = 9\nrefill_warning_days = 1")
+    scen = (
+        'start = "2026-11-02T00:00"\nend = "2026-11-05T00:00"\n[patient]\ntakes = "all"\ndelay_minutes = 5\n'
+        '[[patient.period]]\nfrom = "2026-11-03T00:00"\nuntil = "2026-11-05T00:00"\ntakes = "none"\n'
+        '[[action]]\nat = "2026-11-02T12:00"\ndo = "refill"\ntablets = 1\n'
+    )
+    events = sim(config_toml(med), scen)
+    stop = of_type(events, "intake_stopped")[0]
+    assert "1 dose in a row" in stop["message"], stop["message"]
+    assert "1 tablet of Baclofen added" in of_type(events, "refill")[0]["message"]
+    assert [e["message"] for e in events if ODD_WORDS.search(e["message"])] == []
+
+
+def test_driving_advice_only_for_taper_required_medications(sim):
+    vitamin = (
+        '[[medication]]\nname = "Vitamin D"\nstrength_mg = 0.025\ntaper_required = false\n'
+        '  [[medication.plan]]\n  start = "2026-11-01"\n  times = ["08:00"]\n  dose_mg = 0.025\n'
+        '  [[medication.plan]]\n  start = "2026-11-03"\n  dose_mg = 0.05\n'
+    )
+    scen = 'start = "2026-11-02T00:00"\nend = "2026-11-04T00:00"\n[patient]\ntakes = "all"\ndelay_minutes = 5\n'
+    events = sim(config_toml(vitamin), scen)
+    changed = of_type(events, "dose_changed")
+    assert [e["new_daily_mg"] for e in changed] == [0.05]
+    assert "driv" not in changed[0]["message"]
+    up = sim(config_toml(med_toml(phases=phase("2026-11-03", 20))), scen)
+    assert "driving" in of_type(up, "dose_changed")[0]["message"]
+
+
+def test_a_phase_starting_on_a_day_without_doses_does_not_say_today(sim):
+    # Mon/Wed/Fri from Tue 03 Nov: no dose that day.
+    days = '  [[medication.plan]]\n  start = "2026-11-03"\n  days = ["mon", "wed", "fri"]\n'
+    scen = 'start = "2026-11-02T00:00"\nend = "2026-11-04T00:00"\n[patient]\ntakes = "all"\ndelay_minutes = 5\n'
+    events = sim(config_toml(med_toml(phases=days)), scen)
+    message = of_type(events, "dose_changed")[0]["message"]
+    assert "changes today" not in message
+    assert "from today" in message and "Wed 04 Nov" in message, message
+
+
+def test_a_refill_comes_before_the_alerts_it_resolves(rig):
+    r = rig(config_toml(med_toml(stock=2)))
+    r.start(local("2026-11-02T07:00"))
+    low = of_type(r.events, "stock_low")
+    assert low
+    r.advance(local("2026-11-02T07:10"))
+    events = r.do(local("2026-11-02T07:10"), lambda e, t: e.refill("Baclofen", 60, t, by="Anna"))
+    assert [e["event_type"] for e in events] == ["refill", "alert_resolved"]
+    assert events[1]["alert_id"] == low[0]["id"]
+    assert all(e["by"] == "Anna" for e in events)

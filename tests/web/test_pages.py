@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from ..engine.conftest import local
 
@@ -104,3 +105,11 @@ def test_no_virtual_dispenser_or_mock_routes_on_real_pins(tmp_path, daemon_rig):
     finally:
         daemon.stop()
         factory.reset()
+
+
+def test_dashboard_counts_in_good_english(carer, rig):
+    # Just taken through the lid: "less than 0.1 hours", not "0.0 hours".
+    carer.post("/api/v1/mock/lid_open")
+    text = carer.client.get("/").get_data(as_text=True)
+    assert "less than 0.1 hours" in text and "0.0 hours" not in text
+    assert re.search(r"(?<![\d.])1 (tablets|days|hours)\b", text) is None

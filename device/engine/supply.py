@@ -148,8 +148,8 @@ class Supply:
             ms.stock_low_raised = True
             self._emit(
                 "stock_low",
-                f"{med.name}: {say.tablets(ms.stock)} left, enough for {say.count(days or 0, 'day')}. Order a refill now; "
-                "running out means an abrupt stop.",
+                f"{med.name}: {say.tablets(ms.stock)} left, enough for {say.count(days or 0, 'day')}. "
+                "Order a refill now; running out means an abrupt stop.",
                 medication=med.name,
                 stock=ms.stock,
                 days_of_supply=days,

@@ -158,7 +158,8 @@ def test_discovery_is_sent_again_when_home_assistant_comes_online(tmp_path, brok
     before = len(ears.messages)
     ears.publish("homeassistant/status", "online")
     wait_for(lambda: len(ears.on("homeassistant/button/pillbox_pillbox/silence/config")) == 2, 12, "rediscovery")
-    assert len(ears.messages) - before >= 13  # every config and the state again
+    # every config and the state again (the state follows the last config: wait for it too)
+    wait_for(lambda: len(ears.messages) - before >= 13, 12, "configs and state again")
     assert not daemon.closed
 
 

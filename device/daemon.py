@@ -1,8 +1,9 @@
-"""The daemon: APScheduler wakes the engine at the instants it asks for; hardware and inputs wired in.
+"""The daemon: the device core (device/core.py) on the wall clock, with threads, APScheduler and signals.
 
-One lock guards the engine: gpiozero's callbacks, the scheduler's thread and (later) the web and MQTT
-threads all go through `call()`. Nothing polls: one job sleeps until the next instant the engine or
-the prompts need, and one heartbeat (every 15 s) watches the clock and feeds the watchdog.
+Everything that decides is in the core; this module only wakes it. One lock guards the core:
+gpiozero's callbacks, the scheduler's thread and the web and MQTT threads all go through it. Nothing
+polls: one job sleeps until the next instant the core needs, and one heartbeat (every 15 s) watches
+the clock against the monotonic clock and feeds the watchdog.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from .clock import StepWatch, clock_synchronised, utc_now
+from .core import DeviceCore, Step
 from .engine.engine import Engine
 from .engine.events import Event
 from .engine.model import Config
-from .engine.prompts import Prompter, Sound
+from .engine.prompts import Prompter
+from .errors import PillboxError
 from .hardware import Hardware
 from .store import Store
 
@@ -32,10 +35,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 HEARTBEAT_SECONDS = 15
 STEADY_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-SOUND_RANK = {Sound.BEEP: 0, Sound.LOW: 1, Sound.MEDIUM: 2, Sound.HIGH: 3}
 
 
-class DaemonStopped(RuntimeError):
+class DaemonStopped(PillboxError, RuntimeError):
     """The daemon has stopped: no more engine actions."""
 
 
@@ -62,15 +64,13 @@ class Daemon:
         self.sleep: Callable[[float], None] = sleep or self._sleep_until_stopped
         self.mono = mono
         self.steps = StepWatch(wall, mono)
-        self.engine = Engine(config, store)
-        self.prompter = Prompter(config.hardware.quiet_hours, config.tz)
+        self.core = DeviceCore(config, store, hardware)
         self.lock = threading.RLock()
         self.listeners: list[Callable[[list[Event]], None]] = []
         self.heartbeat_hooks: list[Callable[[], None]] = []
         self.start_hooks: list[Callable[[], None]] = []  # once the engine has started
         self.stop_hooks: list[Callable[[], None]] = []  # after device_stopped, before the store closes
         self.hub_probes: list[Callable[[], bool]] = []  # is the hub's broker connected?
-        self.clock_synced = False
         self.failure: BaseException | None = None
         self.done = threading.Event()  # a stop was asked for (signal) or a thread failed
         self.closed = False
@@ -85,6 +85,18 @@ class Daemon:
         hardware.on_lid = self._lid
         hardware.on_press = self._press
         hardware.on_hold = self._hold
+
+    @property
+    def engine(self) -> Engine:
+        return self.core.engine
+
+    @property
+    def prompter(self) -> Prompter:
+        return self.core.prompter
+
+    @property
+    def clock_synced(self) -> bool:
+        return self.core.clock_synced
 
     # --------------------------------------------------------------------------- lifecycle
 
@@ -107,18 +119,13 @@ class Daemon:
 
     def start(self, *, schedule: bool = True) -> None:
         """Start the engine (after the bounded clock wait); `schedule=False` leaves waking to the caller."""
-        self.clock_synced = self.wait_for_clock()
+        synced = self.wait_for_clock()
         if self.done.is_set():
             return  # asked to stop (SIGTERM) during the wait: nothing was started
         with self.lock:
-            now = self.wall()
-            events = self.engine.start(now, lid_open=self.hardware.lid_open)
-            if self.clock_synced:
-                events += self.engine.clock_synced(now)  # resolves an alert left from an earlier start
-            else:
-                events += self.engine.clock_unsynced(now)
+            step = self.core.start(self.wall(), self._steady(), synced=synced)
             self.steps.check()
-            self._after(events, now)
+            self._after(step)
         for hook in self.start_hooks:
             hook()
         self.scheduling = schedule
@@ -141,8 +148,8 @@ class Daemon:
         with self.lock:
             self.closed = True
             try:
-                if self.engine.started:
-                    self._signal(self.engine.stop(self.wall()))
+                if self.core.started:
+                    self._signal(self.core.stop(self.wall()).events)
             except Exception:
                 log.exception("could not record device_stopped")
             finally:
@@ -173,12 +180,7 @@ class Daemon:
         return STEADY_EPOCH + dt.timedelta(seconds=self.mono())
 
     def next_wakeup(self) -> dt.datetime | None:
-        times = [self.engine.next_wakeup()]
-        prompt = self.prompter.next_wakeup()
-        if prompt is not None:
-            times.append(self.wall() + (prompt - self._steady()))
-        found = [t for t in times if t is not None]
-        return min(found) if found else None
+        return self.core.next_wakeup(self.wall(), self._steady())
 
     def _reschedule(self) -> None:
         if self.closed or not self.scheduler.running:
@@ -194,7 +196,7 @@ class Daemon:
     def wake(self) -> None:
         """The scheduled instant has come: let the engine and the prompts act."""
         with contextlib.suppress(DaemonStopped):  # a wake-up that lost the race with a clean stop
-            self.call(lambda engine, now: engine.tick(now))
+            self.drive(self.core.tick)
 
     def _heartbeat_clock(self) -> None:
         """Every `heartbeat_seconds` on the monotonic clock, hand the heartbeat to the scheduler.
@@ -213,26 +215,25 @@ class Daemon:
     def heartbeat(self) -> None:
         """Every 15 s: watch the clock (steps, sync) and tell the watchdog we are alive."""
         with self.lock:
-            if self.closed or not self.engine.started:
+            if self.closed or not self.core.started:
                 return
-            step = self.steps.check()
-            now = self.wall()
-            events: list[Event] = []
-            if step:
-                log.warning("wall clock stepped by %.0f s; rebuilding schedules", step)
-                events += self.engine.clock_jump(now, step)
+            seconds = self.steps.check()
+            now, steady = self.wall(), self._steady()
+            step = Step()
+            if seconds:
+                log.warning("wall clock stepped by %.0f s; rebuilding schedules", seconds)
+                step += self.core.clock_step(now, seconds, steady)
             if not self.clock_synced and self.synchronised():
-                self.clock_synced = True
-                events += self.engine.clock_synced(now)
-            if events:
-                self._after(events, now)
-            elif step:
+                step += self.core.clock_became_synced(now, steady)
+            if step.events:
+                self._after(step)
+            elif seconds:
                 self._reschedule()
         for hook in self.heartbeat_hooks:
             hook()
 
-    def call(self, action: Callable[[Engine, dt.datetime], T]) -> T:
-        """Run an engine action now under the lock; signal its events; reschedule.
+    def drive(self, what: Callable[[dt.datetime, dt.datetime], Step]) -> Step:
+        """Run one core call now under the lock; signal its events; reschedule.
 
         A wall-clock step is noticed first (the scheduler may wake us for an instant the step jumped
         over before the heartbeat runs), so that what the step skipped is handled as downtime.
@@ -240,23 +241,29 @@ class Daemon:
         with self.lock:
             if self.closed:
                 raise DaemonStopped("the daemon is stopped")
-            now = self.wall()
-            step = self.steps.check()
-            if step:
-                log.warning("wall clock stepped by %.0f s; rebuilding schedules", step)
-                self._after(self.engine.clock_jump(now, step), now)
-            result = action(self.engine, now)
-            events = result[-1] if isinstance(result, tuple) else result
-            self._after(events if isinstance(events, list) else [], now)
-            return result
+            now, steady = self.wall(), self._steady()
+            seconds = self.steps.check()
+            if seconds:
+                log.warning("wall clock stepped by %.0f s; rebuilding schedules", seconds)
+                self._after(self.core.clock_step(now, seconds, steady))
+            step = what(now, steady)
+            self._after(step)
+            return step
 
-    def _after(self, events: list[Event], now: dt.datetime) -> None:
-        """After the store committed `events`: lights, sound, listeners, next wake-up."""
-        sounds = self.prompter.update(self.engine.view(now), events, self._steady(), wall=now)
-        self.hardware.show(self.prompter.indication())
-        if sounds:
-            self.hardware.sound(max(sounds, key=SOUND_RANK.__getitem__))
-        self._signal(events)
+    def call(self, action: Callable[[Engine, dt.datetime], T]) -> T:
+        """Run an engine command (the façade's) through the core; its result as the engine gave it."""
+        results: list[T] = []
+
+        def run(engine: Engine, now: dt.datetime) -> T:
+            results.append(action(engine, now))
+            return results[0]
+
+        self.drive(lambda now, steady: self.core.command(run, now, steady))
+        return results[0]
+
+    def _after(self, step: Step) -> None:
+        """After the store committed the step's events: listeners, next wake-up."""
+        self._signal(step.events)
         self._reschedule()
 
     def _signal(self, events: list[Event]) -> None:
@@ -269,46 +276,31 @@ class Daemon:
     # ------------------------------------------------------------------------ patient inputs
 
     def _lid(self, opened: bool) -> None:
-        if not self.engine.started or self.closed:
+        if not self.core.started or self.closed:
             return  # before the start the lid's state is read, not its changes
-        if opened:
-            self.call(lambda engine, now: engine.lid_opened(now))
-        else:
-            self.call(lambda engine, now: engine.lid_closed(now))
+        self.drive(lambda now, steady: self.core.lid(opened, now, steady))
 
     def _press(self) -> None:
-        if not self.engine.started or self.closed:
+        if not self.core.started or self.closed:
             return
-
-        def press(engine: Engine, now: dt.datetime) -> list[Event]:
-            intake, events = engine.press(now)
-            if not intake:
-                sounding = self.hardware.sounding or self.prompter.level is not None
-                self.prompter.silence(self._steady())
-                self.hardware.silence()
-                if not sounding:
-                    self.hardware.progress(engine.taken_today(now))
-            return events
-
-        self.call(press)
+        self.drive(self.core.press)
 
     def _hold(self) -> None:
-        if not self.engine.started or self.closed:
+        if not self.core.started or self.closed:
             return
-        self.call(lambda engine, now: engine.hold(now))
+        self.drive(self.core.hold)
 
     def silence(self) -> None:
         """Silence the buzzer for 10 minutes (the hub's `cmd/silence`)."""
         with self.lock:
-            self.prompter.silence(self._steady())
-            self.hardware.silence()
+            self.core.silence(self.wall(), self._steady())
             self._reschedule()
 
     def healthy(self) -> bool:
         """The scheduler runs and the database answers (for /healthz and the watchdog)."""
         if self.closed or not self.store.ping():
             return False
-        if not self.engine.started:
+        if not self.core.started:
             return True  # still waiting (bounded) for a synchronised clock
         return self.scheduler.running or not self.scheduling
 

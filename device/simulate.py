@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+from .core import DeviceCore, Step, VirtualHardware
+from .driver import VirtualDriver
 from .engine.engine import Engine
 from .engine.events import Event, to_json
 from .engine.model import Config
@@ -98,8 +100,8 @@ class Simulation:
         self.out = out
         self.db_path = db_path
         self.summary = Summary()
-        self.lid_open = False  # the physical lid, whether or not the device sees it
-        self.engine: Engine | None = None
+        self.pins = VirtualHardware()  # the physical lid, whether or not the device sees it
+        self.driver: VirtualDriver | None = None
         self.store: Store | None = None
         self.powered_until: dt.datetime | None = None
         self._queue: list[_Input] = []
@@ -145,21 +147,13 @@ class Simulation:
             self._push(action.at + (hold if action.do == "hold" else dt.timedelta(0)), _ACTION, action.do, action)
         self._power_on(self.scenario.start)
         end = self.scenario.end
-        while True:
-            wake = self.engine.next_wakeup() if self.engine is not None else None
-            nxt = self._queue[0].at if self._queue else None
-            times = [t for t in (wake, nxt) if t is not None]
-            if not times or min(times) >= end:
-                break
-            t = min(times)
-            if nxt is not None and nxt == t:
-                item = heapq.heappop(self._queue)
-                if self.engine is not None:
-                    self._emit(self.engine.tick(t))
-                self._apply(item)
-            else:
-                assert self.engine is not None
-                self._emit(self.engine.tick(t))
+        while self._queue and self._queue[0].at < end:
+            item = heapq.heappop(self._queue)
+            if self.driver is not None:  # up to the input; its command catches up to the instant itself
+                self._emit(self.driver.advance(item.at, settle=False).events)
+            self._apply(item)
+        if self.driver is not None:
+            self._emit(self.driver.advance(end - dt.timedelta(microseconds=1), settle=False).events)
         if self.store is not None:
             self.store.close()
         return self.summary
@@ -171,66 +165,67 @@ class Simulation:
 
     def _power_on(self, at: dt.datetime) -> None:
         self.store = Store(self.db_path, durable=False)
-        self.engine = Engine(self.config, self.store)
-        self._emit(self.engine.start(at, lid_open=self.lid_open))
+        self.driver = VirtualDriver(DeviceCore(self.config, self.store, self.pins, prompts=False), at)
+        self._emit(self.driver.start(synced=True).events)  # a virtual clock counts as synchronised
 
     def _apply(self, item: _Input) -> None:
         kind, t = item.kind, item.at
         if kind == "lid_open":
-            self.lid_open = True
+            self.pins.lid_open = True
         elif kind == "lid_close":
-            self.lid_open = False
+            self.pins.lid_open = False
         if kind == "power_on":
             self.summary.restarts += 1
             self._power_on(t)
             return
-        engine = self.engine
-        if engine is None:
+        driver = self.driver
+        if driver is None:
             if item.action is not None and kind not in ("lid_open", "lid_close", "press", "hold"):
                 self.summary.notes.append(
                     f"note: action[{item.action.index}] ({kind}) at {t.isoformat()} came during a power cut "
                     "and was not seen."
                 )
             return
-        handlers: dict[str, Callable[[], Any]] = {
-            "lid_open": lambda: engine.lid_opened(t),
-            "lid_close": lambda: engine.lid_closed(t),
-            "press": lambda: engine.press(t)[1],
-            "hold": lambda: engine.hold(t),
-            "refill_mode": lambda: engine.start_refill_mode(t),
-            "ack_all": lambda: engine.acknowledge("all", t)[1],
+        core = driver.core
+        driver.now = max(driver.now, t)
+
+        def command(action: Callable[[Engine, dt.datetime], Any]) -> Step:
+            return core.command(action, t, t)
+
+        handlers: dict[str, Callable[[], Step | None]] = {
+            "lid_open": lambda: driver.lid(True),
+            "lid_close": lambda: driver.lid(False),
+            "press": driver.press,
+            "hold": driver.hold,
+            "refill_mode": lambda: command(lambda e, now: e.start_refill_mode(now)),
+            "ack_all": lambda: command(lambda e, now: e.acknowledge("all", now)),
         }
         a = item.action
         if a is not None:
             handlers.update(
-                refill=lambda: engine.refill(a.medication or self._only_medication(a), a.tablets or 0, t),
-                skip=lambda: engine.skip(a.dose or "", a.reason or "skipped in the scenario", t),
-                mark_taken=lambda: engine.mark_taken(a.dose or "", t, at=a.taken_at, from_dispenser=a.from_dispenser),
-                away=lambda: engine.set_away(t, a.until or t, t),
+                refill=lambda: command(lambda e, now: e.refill(a.medication, a.tablets or 0, now)),
+                skip=lambda: command(lambda e, now: e.skip(a.dose or "", a.reason or "skipped in the scenario", now)),
+                mark_taken=lambda: command(
+                    lambda e, now: e.mark_taken(a.dose or "", now, at=a.taken_at, from_dispenser=a.from_dispenser)
+                ),
+                away=lambda: command(lambda e, now: e.set_away(now, a.until or now, now)),
                 power_off=lambda: self._power_off(a, t),
             )
         try:
-            events = handlers[kind]()
+            step = handlers[kind]()
         except ActionError as exc:
             where = f"action[{a.index}] ({kind})" if a is not None else kind
             self.summary.notes.append(f"note: {where} at {t.isoformat()} was refused: {exc}")
             return
-        if isinstance(events, list):
-            self._emit(events)
+        if step is not None:
+            self._emit(step.events)
 
-    def _only_medication(self, action: Action) -> str:
-        meds = self.config.medications
-        if len(meds) != 1:
-            raise ActionError(f"action[{action.index}].medication: required where there are several medications.")
-        return meds[0].name
-
-    def _power_off(self, action: Action, t: dt.datetime) -> list[Event]:
+    def _power_off(self, action: Action, t: dt.datetime) -> None:
         """A power cut: the engine stops dead (no device_stopped) and restarts from the database."""
         assert self.store is not None and action.until is not None
         self.store.close()
-        self.engine = self.store = None
+        self.driver = self.store = None
         self._push(action.until, _POWER_ON, "power_on")
-        return []
 
 
 def run_simulation(config: Config, scenario: Scenario, out: TextIO) -> Summary:

@@ -92,6 +92,7 @@ class Engine(StopDetection, Supply):
         self._steps = [{step.phase.index: step for step in plan_steps(m)} for m in self.meds]
         self._stop_cache: dict[int, tuple[dt.datetime, dt.datetime | None]] = {}
         self._by: str | None = None  # who caused the events of the command being handled
+        self._blob_memo: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         self.started = False
 
         snap = store.load()
@@ -332,8 +333,13 @@ class Engine(StopDetection, Supply):
                 )
         return at
 
-    def refill(self, medication: str, tablets: float, now: dt.datetime, *, by: str | None = None) -> list[Event]:
+    def refill(self, medication: str | None, tablets: float, now: dt.datetime, *, by: str | None = None) -> list[Event]:
+        """Tablets added; `medication` may be left out where there is only one."""
         self._begin(now, by=by)
+        if not medication:
+            if len(self.meds) != 1:
+                raise ActionError("medication: required where there are several medications.")
+            medication = self.meds[0].name
         i = self._med_index(medication)
         med, ms = self.meds[i], self._ms(i)
         if ms.stock is None:
@@ -551,7 +557,7 @@ class Engine(StopDetection, Supply):
             events,
             [d.row() for d in self._dirty_doses.values()],
             [a.row() for a in self._dirty_alerts.values()],
-            device_to_blob(self.dev),
+            device_to_blob(self.dev, self._blob_memo),
         )
         for alert in self._dirty_alerts.values():
             if not alert.active:

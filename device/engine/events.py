@@ -83,6 +83,7 @@ class Event:
     device_id: str
     message: str
     fields: dict[str, Any] = field(default_factory=dict)
+    _json: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.fields.get(key, default)
@@ -90,6 +91,13 @@ class Event:
 
 def to_json(event: Event) -> dict[str, Any]:
     """The event as the JSON object of SPEC section 7, used by the store, MQTT, the API and simulate."""
+    if event._json is None:
+        object.__setattr__(event, "_json", _encode(event))  # an event never changes: encode it once
+    assert event._json is not None
+    return dict(event._json)
+
+
+def _encode(event: Event) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": event.id,
         "seq": event.seq,

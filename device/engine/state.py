@@ -219,9 +219,22 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
-def device_to_blob(state: DeviceState) -> dict[str, Any]:
+def device_to_blob(
+    state: DeviceState, memo: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """The state as JSON-ready data; `memo` keeps each medication's encoding while it does not change."""
     blob = {k: _encode(v) for k, v in vars(state).items() if k != "meds"}
-    blob["meds"] = {name: {k: _encode(v) for k, v in vars(ms).items()} for name, ms in state.meds.items()}
+    meds: dict[str, Any] = {}
+    for name, ms in state.meds.items():
+        values = vars(ms)
+        key = tuple(values.values())
+        hit = memo.get(name) if memo is not None else None
+        if hit is None or hit[0] != key:
+            hit = (key, {k: _encode(v) for k, v in values.items()})
+            if memo is not None:
+                memo[name] = hit
+        meds[name] = hit[1]
+    blob["meds"] = meds
     return blob
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,12 @@ if TYPE_CHECKING:
     from .plan import Schedule
     from .planwarn import PlanStep
     from .state import DeviceState, Dose, MedState
+
+
+@functools.cache
+def _most_tablets_a_day(med: Medication) -> float:
+    """An upper bound of the tablets one calendar day of the plan can take."""
+    return max((med.tablets(p.dose_mg) * len(p.times) for p in med.plan if not p.ends_plan), default=0.0)
 
 
 class Supply:
@@ -137,6 +144,9 @@ class Supply:
         if ms.stock is None or (ms.stock_low_raised and ms.stock_out_raised):
             return
         horizon = now + dt.timedelta(days=med.refill_warning_days + 1)
+        start = min(ms.closed_through or now, now)
+        if ms.stock >= _most_tablets_a_day(med) * ((horizon - start).days + 2):
+            return  # plenty: no dose up to the horizon can be short (the common case, and cheap)
         uncovered, _ = self._first_uncovered(i, now, horizon)
         if uncovered is None:
             return

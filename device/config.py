@@ -8,6 +8,7 @@ import difflib
 import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -102,18 +103,12 @@ def _build(data: Mapping[str, Any], broken: set[KeyPath], problems: Problems) ->
     mqtt = _mqtt(data.get("mqtt", {}), problems) if trusted(("mqtt",), broken) else None
     web = WebConfig(**_known(data.get("web", {}), "web")) if trusted(("web",), broken) else None
     raw_meds = data.get("medication", [])
-    meds: list[Medication | None] = []
-    for i, raw in enumerate(raw_meds if isinstance(raw_meds, list) else []):
-        if trusted(("medication", i), broken):
-            meds.append(_medication(raw, i, problems))
-            continue
-        meds.append(None)
-        # A wrong key elsewhere in the medication must not hide the plan's own problems: check the
-        # plan with the medication's sound keys (broken ones fall back to their defaults).
-        if isinstance(raw, Mapping) and trusted(("medication", i, "plan"), broken):
-            sound = {k: v for k, v in raw.items() if trusted(("medication", i, k), broken)}
-            if {"name", "strength_mg", "plan"} <= sound.keys():
-                _medication(sound, i, problems)
+    # A wrong value in a medication must not hide its other problems: each check runs on the values
+    # the schema passed and is skipped only where a value it needs was refused.
+    meds = [
+        _medication(raw, i, broken, problems) if isinstance(raw, Mapping) else None
+        for i, raw in enumerate(raw_meds if isinstance(raw_meds, list) else [])
+    ]
     _check_slugs(raw_meds if isinstance(raw_meds, list) else [], problems)
     if device is None or hardware is None or mqtt is None or web is None or not meds:
         return None
@@ -203,98 +198,155 @@ def _check_slugs(raw_meds: Sequence[Any], problems: Problems) -> None:
         seen.setdefault(slug, i)
 
 
-def _medication(raw: Mapping[str, Any], i: int, problems: Problems) -> Medication | None:
-    values = _known({k: v for k, v in raw.items() if k != "plan"}, "medication")
+def _medication(raw: Mapping[str, Any], i: int, broken: set[KeyPath], problems: Problems) -> Medication | None:
+    at: KeyPath = ("medication", i)
+    unknown = {k for k in MEDICATION_KEYS | raw.keys() if not trusted((*at, k), broken)}
+    values = _known({k: v for k, v in raw.items() if k != "plan" and k not in unknown}, "medication")
     defaults = Medication(name="", strength_mg=1, plan=())
     late = values.get("late_after_minutes", defaults.late_after_minutes)
     missed = values.get("missed_after_minutes", defaults.missed_after_minutes)
     ok = True
-    if late >= missed:
-        problems.add(
-            ("medication", i, "late_after_minutes"),
-            f"expected less than missed_after_minutes ({missed}), found {late}",
-        )
+    if not {"late_after_minutes", "missed_after_minutes"} & unknown and late >= missed:
+        problems.add((*at, "late_after_minutes"), f"expected less than missed_after_minutes ({missed}), found {late}")
         ok = False
-    span = values.get("early_minutes", defaults.early_minutes) + missed
-    plan = _plan(raw, i, span, problems)
-    if plan is None or not ok:
+    span = None
+    if not {"early_minutes", "missed_after_minutes"} & unknown:
+        span = values.get("early_minutes", defaults.early_minutes) + missed
+    limits = _Limits(values.get("strength_mg"), values.get("max_daily_mg"), span)
+    plan = _plan(raw.get("plan"), i, limits, broken, problems)
+    if plan is None or not ok or unknown:
         return None
     values["interactions"] = tuple(values.get("interactions", ()))
     return Medication(**values, plan=plan, index=i)
 
 
-def _plan(med: Mapping[str, Any], i: int, span: int, problems: Problems) -> tuple[Phase, ...] | None:
-    """The phases sorted by start, with times, days and dose_mg carried over; None after a problem."""
+MEDICATION_KEYS = frozenset(schema_document()["$defs"]["medication"]["properties"])
+PHASE_KEYS = frozenset(schema_document()["$defs"]["phase"]["properties"])
+CARRIED = ("times", "dose_mg", "days")
+
+
+@dataclass(frozen=True)
+class _Limits:
+    """What the plan checks need from the medication; None where it is not known (a refused value)."""
+
+    strength_mg: float | None
+    max_daily_mg: float | None
+    span: int | None  # early_minutes + missed_after_minutes
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A phase as far as it is known: `unknown` names the values refused here or carried from a refused one."""
+
+    phase: Phase
+    raw: Mapping[str, Any]
+    unknown: frozenset[str]
+
+
+def _plan(raw_plan: Any, i: int, limits: _Limits, broken: set[KeyPath], problems: Problems) -> tuple[Phase, ...] | None:
+    """The phases sorted by start, with times, days and dose_mg carried over; None after a problem.
+
+    A value the schema refused does not stop the checks: those that need it are skipped, the others run."""
     base: KeyPath = ("medication", i, "plan")
-    dated: list[tuple[dt.date, int, Mapping[str, Any]]] = []
-    for j, raw in enumerate(med["plan"]):
-        try:
-            dated.append((dt.date.fromisoformat(raw["start"]), j, raw))
-        except ValueError:
-            found = problems.found((*base, j, "start"))
-            problems.add((*base, j, "start"), f"expected a real calendar date, found {found}")
-    if len(dated) < len(med["plan"]):
+    if not isinstance(raw_plan, list) or base in broken:
         return None
-    dated.sort(key=lambda item: item[:2])
     count = len(problems.items)
-    for (start, j, _), (again, k, _) in pairwise(dated):
+    dated: list[tuple[dt.date | None, int, Mapping[str, Any], frozenset[str]]] = []
+    for j, raw in enumerate(raw_plan):
+        if not isinstance(raw, Mapping):
+            dated.append((None, j, {}, PHASE_KEYS))
+            continue
+        refused = frozenset(k for k in PHASE_KEYS | raw.keys() if not trusted((*base, j, k), broken))
+        start = None
+        if "start" not in refused:
+            try:
+                start = dt.date.fromisoformat(raw["start"])
+            except ValueError:
+                problems.add(
+                    (*base, j, "start"), f"expected a real calendar date, found {problems.found((*base, j, 'start'))}"
+                )
+        dated.append((start, j, raw, refused))
+    known = sorted((start, j) for start, j, _, _ in dated if start is not None)
+    for (start, j), (again, k) in pairwise(known):
         if start == again:
             problems.add((*base, k, "start"), f"same start date as plan[{j}] ({start}); each phase needs its own")
-    first_start, j0, first = dated[0]
-    for key in ("times", "dose_mg"):
-        if key not in first:
-            problems.add((*base, j0, key), f"missing; the first phase (earliest start {first_start}) must set it")
-    if len(problems.items) > count:
+    # Without every start the order is not known: each phase is then checked with its own values only.
+    ordered = len(known) == len(dated)
+    if ordered:
+        dated.sort(key=lambda item: (item[0], item[1]))
+        first_start, j0, first, _ = dated[0]
+        for key in ("times", "dose_mg"):
+            if key not in first:
+                problems.add((*base, j0, key), f"missing; the first phase (earliest start {first_start}) must set it")
+    steps: list[_Step] = []
+    for start, j, raw, refused in dated:
+        carried = steps[-1] if steps and ordered else None
+        before = carried.phase if carried else Phase(start=dt.date.min, times=(), dose_mg=0)
+        # Before the first phase nothing is known but days (every day); unordered, nothing carries over.
+        unknown: set[str] = set(carried.unknown if carried else {"times", "dose_mg"} if ordered else CARRIED)
+        values: dict[str, Any] = {"times": before.times, "dose_mg": before.dose_mg, "days": before.days}
+        for key in CARRIED:
+            if key in raw and key in refused:
+                unknown.add(key)
+            elif key in raw:
+                unknown.discard(key)
+        if "times" in raw and "times" not in unknown:
+            values["times"] = tuple(sorted(raw["times"]))
+        if "dose_mg" in raw and "dose_mg" not in unknown:
+            values["dose_mg"] = raw["dose_mg"]
+        if "days" in raw and "days" not in unknown:
+            days = frozenset(WEEKDAYS.index(d) for d in raw["days"])
+            values["days"] = None if len(days) == 7 else days
+        confirmed = "prescriber_confirmed" not in refused and raw.get("prescriber_confirmed", False)
+        phase = Phase(start=start or dt.date.min, prescriber_confirmed=confirmed, index=j, **values)
+        steps.append(_Step(phase, raw, frozenset(unknown | (refused & {"start"}))))
+    for step in steps:
+        _check_phase(step, (*base, step.phase.index), limits, problems)
+    if ordered and limits.span is not None:
+        for before_step, step in pairwise(steps):
+            if not {"times", "days"} & (before_step.unknown | step.unknown):
+                _check_phase_change(before_step, step, (*base, step.phase.index), limits.span, problems)
+    if len(problems.items) > count or not ordered or any(step.unknown for step in steps):
         return None
-    phases: list[Phase] = []
-    for start, j, raw in dated:
-        before = phases[-1] if phases else Phase(start=start, times=(), dose_mg=0)
-        days = frozenset(WEEKDAYS.index(d) for d in raw["days"]) if "days" in raw else before.days
-        phases.append(
-            Phase(
-                start=start,
-                times=tuple(sorted(raw["times"])) if "times" in raw else before.times,
-                dose_mg=raw.get("dose_mg", before.dose_mg),
-                days=None if days is None or len(days) == 7 else days,
-                prescriber_confirmed=raw.get("prescriber_confirmed", False),
-                index=j,
-            )
-        )
-    for phase, (_, _, raw) in zip(phases, dated, strict=True):
-        _check_phase(med, phase, raw, (*base, phase.index), span, problems)
-    for before, phase in pairwise(phases):
-        _check_phase_change(before, phase, (*base, phase.index), span, problems)
-    return tuple(phases) if len(problems.items) == count else None
+    return tuple(step.phase for step in steps)
 
 
-def _check_phase(
-    med: Mapping[str, Any], phase: Phase, raw: Mapping[str, Any], at: KeyPath, span: int, problems: Problems
-) -> None:
+def _check_phase(step: _Step, at: KeyPath, limits: _Limits, problems: Problems) -> None:
+    phase, raw, unknown = step.phase, step.raw, step.unknown
     for key in ("times", "days"):
-        for value in sorted({v for v in raw.get(key, []) if raw[key].count(v) > 1}):
-            problems.add((*at, key), f"{show(value)} is listed twice")
-    strength_ug, dose_ug = to_ug(med["strength_mg"]), to_ug(phase.dose_mg)
+        if key in raw and key not in unknown:
+            for value in sorted({v for v in raw[key] if raw[key].count(v) > 1}):
+                problems.add((*at, key), f"{show(value)} is listed twice")
+    dose_ug = to_ug(phase.dose_mg)
+    strength = limits.strength_mg
     # In half-micrograms, so that half of a 0.125 mg tablet (62.5 µg) is exact too.
-    if "dose_mg" in raw and round(phase.dose_mg * 2000) % round(med["strength_mg"] * 1000):
+    dose_known = "dose_mg" in raw and "dose_mg" not in unknown
+    if dose_known and strength is not None and round(phase.dose_mg * 2000) % round(strength * 1000):
+        strength_ug = to_ug(strength)
         problems.add(
             (*at, "dose_mg"),
-            f"expected a multiple of half a tablet ({med['strength_mg'] / 2:g} mg with "
+            f"expected a multiple of half a tablet ({strength / 2:g} mg with "
             f"{format_mg(strength_ug)} mg tablets), found {show(raw['dose_mg'])} "
             f"({dose_ug / strength_ug:.3g} tablets)",
         )
-    if "max_daily_mg" in med and phase.daily_ug > to_ug(med["max_daily_mg"]):
+    # Per dose day, never averaged over the week: 160 mg on Mondays only is 160 mg that day.
+    limit = limits.max_daily_mg
+    if limit is not None and not {"dose_mg", "times"} & unknown and phase.daily_ug > to_ug(limit):
         problems.add(
             (*at, "dose_mg" if "dose_mg" in raw else "times"),
             f"the daily dose {format_mg(phase.daily_ug)} mg ({format_mg(dose_ug)} mg × {len(phase.times)}) "
-            f"is above max_daily_mg = {show(med['max_daily_mg'])}",
+            f"is above max_daily_mg = {show(limit)}",
         )
-    if phase.ends_plan or not ("times" in raw or "days" in raw):
+    if not ("times" in raw or "days" in raw) or "times" in unknown or limits.span is None or _ends_plan(step):
         return  # carried-over slots were checked where they were written
+    span = limits.span
     where = (*at, "times" if "times" in raw else "days")
     minutes = [_minutes(t) for t in phase.times]
     for (a, ta), (b, tb) in pairwise(zip(minutes, phase.times, strict=True)):
         if b > a and span >= b - a:
             problems.add(where, _overlap(ta, tb, b - a, span))
+    if "days" in unknown:
+        return  # the last slot of a day and the first of the next dose day: needs the days
     day_gap = _min_day_gap(phase.days)
     wrap = day_gap * MINUTES_PER_DAY - (minutes[-1] - minutes[0])
     if span >= wrap:
@@ -302,9 +354,15 @@ def _check_phase(
         problems.add(where, _overlap(phase.times[-1], f"{phase.times[0]} {next_day}", wrap, span))
 
 
-def _check_phase_change(before: Phase, phase: Phase, at: KeyPath, span: int, problems: Problems) -> None:
+def _ends_plan(step: _Step) -> bool:
+    """No doses in this phase, as far as is known (a refused dose_mg counts as doses given)."""
+    return not step.phase.times or ("dose_mg" not in step.unknown and step.phase.dose_mg == 0)
+
+
+def _check_phase_change(before_step: _Step, step: _Step, at: KeyPath, span: int, problems: Problems) -> None:
     """The last dose of the old phase and the first of the new one must not have touching windows."""
-    if before.ends_plan or phase.ends_plan or (before.times, before.days) == (phase.times, phase.days):
+    before, phase = before_step.phase, step.phase
+    if _ends_plan(before_step) or _ends_plan(step) or (before.times, before.days) == (phase.times, phase.days):
         return
     last_day = next(
         (d for d in _days_back(phase.start - dt.timedelta(days=1), before.start) if _active(before, d)), None

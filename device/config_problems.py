@@ -1,4 +1,4 @@
-"""Problems in pillbox.toml: the JSON-Schema check, key paths, values as written, near-miss names."""
+"""Problems in pillbox.toml and scenario files: the JSON-Schema check, key paths, values as written, near-miss names."""
 
 from __future__ import annotations
 
@@ -84,23 +84,71 @@ def is_secret(path: KeyPath) -> bool:
 # --- schema ---------------------------------------------------------------------------------------
 
 
-@functools.cache
+class Schema:
+    """A JSON-Schema file describing a TOML document (the config, a simulation scenario)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @functools.cached_property
+    def document(self) -> dict[str, Any]:
+        schema: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+        return schema
+
+    @functools.cached_property
+    def validator(self) -> jsonschema.Draft202012Validator:
+        return jsonschema.Draft202012Validator(self.document)
+
+    def resolve_ref(self, schema: Mapping[str, Any]) -> Mapping[str, Any]:
+        ref = schema.get("$ref", "")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            resolved: Mapping[str, Any] = self.document["$defs"][ref.removeprefix("#/$defs/")]
+            return resolved
+        return schema
+
+    @functools.cached_property
+    def key_homes(self) -> dict[str, list[str]]:
+        """Key name -> the tables it belongs in ("[mqtt]", "[[medication.plan]]", "the top level")."""
+        homes: dict[str, list[str]] = {}
+
+        def table_of(node: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool] | None:
+            node = self.resolve_ref(node)
+            if node.get("type") == "object":
+                return node, False
+            items = node.get("items")
+            if node.get("type") == "array" and isinstance(items, Mapping):
+                found = table_of(items)
+                return (found[0], True) if found and not found[1] else None
+            return None
+
+        def walk(node: Mapping[str, Any], name: str) -> None:
+            for key, sub in node.get("properties", {}).items():
+                if name:
+                    homes.setdefault(key, []).append(name)
+                found = table_of(sub)
+                if found is not None:
+                    inner = f"{name.strip('[]')}.{key}" if name else key
+                    walk(found[0], f"[[{inner}]]" if found[1] else f"[{inner}]")
+                elif not name:
+                    homes.setdefault(key, []).append("the top level (before any table)")
+
+        walk(self.document, "")
+        return homes
+
+
+CONFIG_SCHEMA = Schema(SCHEMA_PATH)
+
+
 def schema_document() -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    return schema
+    return CONFIG_SCHEMA.document
 
 
-@functools.cache
 def validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(schema_document())
+    return CONFIG_SCHEMA.validator
 
 
 def resolve_ref(schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref", "")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        resolved: Mapping[str, Any] = schema_document()["$defs"][ref.removeprefix("#/$defs/")]
-        return resolved
-    return schema
+    return CONFIG_SCHEMA.resolve_ref(schema)
 
 
 def jsonable(value: Any) -> Any:
@@ -117,47 +165,41 @@ def jsonable(value: Any) -> Any:
 
 
 def key_homes() -> dict[str, list[str]]:
-    """Key name -> the tables it belongs in, to point at a key written in the wrong table."""
-    schema = schema_document()
-    tables = {f"[{name}]": sub for name, sub in schema["properties"].items() if name != "medication"}
-    tables["[[medication]]"] = schema["$defs"]["medication"]
-    tables["[[medication.plan]]"] = schema["$defs"]["phase"]
-    homes: dict[str, list[str]] = {}
-    for table, sub in tables.items():
-        for key in sub.get("properties", {}):
-            homes.setdefault(key, []).append(table)
-    return homes
+    """Key name -> the tables of the config it belongs in, to point at a key written in the wrong table."""
+    return CONFIG_SCHEMA.key_homes
 
 
-def unknown_key(key: str, known: Sequence[str]) -> str:
+def unknown_key(key: str, known: Sequence[str], schema: Schema = CONFIG_SCHEMA) -> str:
     text = f"unknown key {key!r}"  # repr: a quoted TOML key may hold a newline
     near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    homes = key_homes().get(key)
+    homes = schema.key_homes.get(key)
     if near:
         text += f" — did you mean {near[0]!r}?"
     elif homes:
         text += f" — it belongs in {' or '.join(homes)}"
     else:
         text += f" (known keys: {', '.join(known)})"
-    if "password" in key.lower():
+    if "password" in key.lower() and schema is CONFIG_SCHEMA:
         text += " (the config holds only password_file, the path of a file with the password)"
     return text
 
 
-def check_schema(data: Mapping[str, Any], problems: Problems) -> set[KeyPath]:
-    """Add a problem per schema violation; return the paths whose values cannot be trusted."""
+def check_schema(data: Mapping[str, Any], problems: Problems, schema: Schema = CONFIG_SCHEMA) -> set[KeyPath]:
+    """Add a problem per schema violation; return the paths whose values cannot be trusted.
+
+    `data` is the document as JSON-Schema sees it; `problems` holds it as written in the file."""
     broken: set[KeyPath] = set()
-    for error in validator().iter_errors(data):
+    for error in schema.validator.iter_errors(data):
         path: KeyPath = tuple(error.absolute_path)
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        where = error.schema if isinstance(error.schema, Mapping) else {}
         if error.validator == "additionalProperties":
-            known = list(schema.get("properties", {}))
+            known = list(where.get("properties", {}))
             for key in sorted(set(error.instance) - set(known)):
-                problems.add((*path, key), unknown_key(key, known))
+                problems.add((*path, key), unknown_key(key, known, schema))
         elif error.validator == "required":
             for key in error.validator_value:
                 if key not in error.instance:
-                    wanted = resolve_ref(schema["properties"][key]).get("description", "a value")
+                    wanted = schema.resolve_ref(where["properties"][key]).get("description", "a value")
                     problems.add((*path, key), f"missing required key (expected {wanted})")
                     broken.add((*path, key))
         elif error.validator == "enum":
@@ -165,7 +207,7 @@ def check_schema(data: Mapping[str, Any], problems: Problems) -> set[KeyPath]:
             problems.add(path, f"must be one of {choices}, not {problems.found(path)}")
             broken.add(path)
         else:
-            wanted = schema.get("description")
+            wanted = where.get("description")
             if wanted:
                 problems.add(path, f"expected {wanted}, found {problems.found(path)}")
             else:

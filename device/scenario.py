@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
-import functools
-import json
 import math
 import tomllib
 from dataclasses import dataclass
@@ -13,13 +10,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import jsonschema
-
-from .config_problems import key_path, show
+from .config_problems import KeyPath, Problems, Schema, check_schema, show, trusted
 from .engine.model import Config
 from .errors import ScenarioError
 
 SCHEMA_PATH = Path(__file__).with_name("scenario_schema.json")
+SCHEMA = Schema(SCHEMA_PATH)
 
 
 @dataclass(frozen=True)
@@ -71,11 +67,6 @@ class Scenario:
         return self.patient
 
 
-@functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text(encoding="utf-8")))
-
-
 def _plain(value: Any) -> Any:
     """TOML datetimes written without quotes become the strings the schema expects."""
     if isinstance(value, dict):
@@ -91,76 +82,58 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _schema_problems(data: dict[str, Any], file: str) -> list[str]:
-    out: list[str] = []
-    for error in _validator().iter_errors(data):
-        path = key_path(tuple(error.absolute_path))
-        where = f"{file}: {path + ': ' if path else ''}"
-        schema = error.schema if isinstance(error.schema, dict) else {}
-        if error.validator == "additionalProperties":
-            known = list(schema.get("properties", {}))
-            for key in sorted(set(error.instance) - set(known)):
-                near = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-                hint = f" — did you mean '{near[0]}'?" if near else f" (known keys: {', '.join(known)})"
-                out.append(f"{file}: {path + '.' if path else ''}{key}: unknown key '{key}'{hint}")
-        elif error.validator == "required":
-            for key in error.validator_value:
-                if key not in error.instance:
-                    prefix = f"{file}: {path + '.' if path else ''}{key}"
-                    out.append(f"{prefix}: missing required key")
-        elif error.validator == "enum":
-            choices = ", ".join(str(c) for c in error.validator_value)
-            out.append(f"{where}must be one of {choices}, not {show(error.instance)}")
-        else:
-            wanted = schema.get("description") or _resolved_description(schema)
-            if wanted:
-                out.append(f"{where}expected {wanted}, found {show(error.instance)}")
-            else:
-                out.append(f"{where}{error.message}")
-    return sorted(set(out), key=out.index)
+class _Reader:
+    """The scenario's values that passed the schema; an impossible time is reported once, at its path."""
+
+    def __init__(self, data: dict[str, Any], broken: set[KeyPath], problems: Problems, tz: ZoneInfo) -> None:
+        self.data, self.broken, self.problems, self.tz = data, broken, problems, tz
+
+    def raw(self, path: KeyPath) -> Any:
+        value: Any = self.data
+        for part in path:
+            in_list = isinstance(part, int) and isinstance(value, list) and part < len(value)
+            if not (in_list or (isinstance(part, str) and isinstance(value, dict) and part in value)):
+                return None
+            value = value[part]
+        return value
+
+    def get(self, path: KeyPath) -> Any:
+        """The value at `path`, or None where it is absent or the schema refused it."""
+        return self.raw(path) if trusted(path, self.broken) else None
+
+    def tables(self, path: KeyPath) -> list[tuple[int, dict[str, Any]]]:
+        value = self.raw(path)
+        return [(i, t) for i, t in enumerate(value) if isinstance(t, dict)] if isinstance(value, list) else []
+
+    def time(self, path: KeyPath) -> dt.datetime | None:
+        text = self.get(path)
+        if not isinstance(text, str):
+            return None
+        try:
+            naive = dt.datetime.fromisoformat(text)
+        except ValueError:  # matches the pattern but is not on the calendar (2026-11-31T10:00)
+            self.problems.add(path, f"expected a real local date and time, found {show(text)}")
+            self.broken.add(path)
+            return None
+        return naive.replace(tzinfo=self.tz, fold=0).astimezone(dt.UTC)
 
 
-def _resolved_description(schema: dict[str, Any]) -> str | None:
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        defs = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))["$defs"]
-        found = defs.get(ref.removeprefix("#/$defs/"), {}).get("description")
-        return found if isinstance(found, str) else None
-    return None
-
-
-def _impossible_times(data: dict[str, Any], file: str) -> list[str]:
-    """Times that match the pattern but are not on the calendar (2026-11-31T10:00)."""
-    places: list[tuple[str, Any]] = [("start", data.get("start")), ("end", data.get("end"))]
-    for i, period in enumerate(data.get("patient", {}).get("period", [])):
-        places += [
-            (f"patient.period[{i}].from", period.get("from")),
-            (f"patient.period[{i}].until", period.get("until")),
-        ]
-    for i, action in enumerate(data.get("action", [])):
-        places += [(f"action[{i}].at", action.get("at")), (f"action[{i}].until", action.get("until"))]
-    out = []
-    for where, value in places:
-        if isinstance(value, str):
-            try:
-                dt.datetime.fromisoformat(value)
-            except ValueError:
-                out.append(f"{file}: {where}: expected a real local date and time, found {show(value)}")
-    return out
-
-
-def _instant(text: str, tz: ZoneInfo) -> dt.datetime:
-    naive = dt.datetime.fromisoformat(text)
-    return naive.replace(tzinfo=tz, fold=0).astimezone(dt.UTC)
-
-
-def _behaviour(raw: dict[str, Any], base: Behaviour) -> Behaviour:
-    return Behaviour(
-        takes=raw.get("takes", base.takes),
-        slots=tuple(raw.get("slots", base.slots)),
-        delay_minutes=float(raw.get("delay_minutes", base.delay_minutes)),
-        via=raw.get("via", base.via),
+def _behaviour(
+    read: _Reader, at: KeyPath, base: Behaviour, base_unknown: frozenset[str]
+) -> tuple[Behaviour, frozenset[str]]:
+    """The behaviour a table gives, and the keys whose value is unknown (refused here or above)."""
+    raw = read.raw(at)
+    raw = raw if isinstance(raw, dict) else {}
+    unknown = frozenset(k for k in raw if not trusted((*at, k), read.broken))
+    unknown |= frozenset(k for k in base_unknown if k not in raw)
+    sound = {k: v for k, v in raw.items() if k not in unknown}
+    behaviour = Behaviour(
+        takes=sound.get("takes", base.takes),
+        slots=tuple(sound.get("slots", base.slots)),
+        delay_minutes=float(sound.get("delay_minutes", base.delay_minutes)),
+        via=sound.get("via", base.via),
     )
+    return behaviour, unknown
 
 
 def load_scenario(path: str, tz: ZoneInfo, config: Config | None = None) -> Scenario:
@@ -171,92 +144,91 @@ def load_scenario(path: str, tz: ZoneInfo, config: Config | None = None) -> Scen
     return parse_scenario(text, path, tz, config)
 
 
-def _check_against(config: Config, actions: list[Action], file: str) -> list[str]:
+def _check_against(config: Config, read: _Reader, problems: Problems) -> None:
     """Mistakes visible before running: an unknown medication, a dose the plan does not have."""
     from .engine.plan import Schedule
 
     meds = config.medications
     names = ", ".join(m.name for m in meds)
-    out = []
-    for a in actions:
-        if a.do == "refill":
-            if a.medication is None and len(meds) > 1:
-                out.append(f"{file}: action[{a.index}].medication: required where there are several medications "
-                           f"({names})")  # fmt: skip
-            elif a.medication is not None and not any(a.medication in (m.name, m.slug) for m in meds):
-                out.append(f"{file}: action[{a.index}].medication: expected one of {names}, found {show(a.medication)}")
-        if a.do in ("skip", "mark_taken") and a.dose is not None:
-            planned = any(Schedule(m, config.tz).find(a.dose) is not None for m in meds)
-            if not planned:
-                out.append(f"{file}: action[{a.index}].dose: expected a dose of the plan, found {show(a.dose)}")
-    return out
+    for i, raw in read.tables(("action",)):
+        do, medication, dose = (read.get(("action", i, key)) for key in ("do", "medication", "dose"))
+        if do == "refill":
+            if "medication" not in raw and len(meds) > 1:
+                problems.add(("action", i, "medication"), f"required where there are several medications ({names})")
+            elif medication is not None and not any(medication in (m.name, m.slug) for m in meds):
+                problems.add(("action", i, "medication"), f"expected one of {names}, found {show(medication)}")
+        planned = dose is not None and any(Schedule(m, config.tz).find(dose) is not None for m in meds)
+        if do in ("skip", "mark_taken") and dose is not None and not planned:
+            problems.add(("action", i, "dose"), f"expected a dose of the plan, found {show(dose)}")
+
+
+NEEDS = {
+    "refill": ("tablets",),
+    "skip": ("dose",),
+    "mark_taken": ("dose",),
+    "away": ("until",),
+    "power_off": ("until",),
+}
 
 
 def parse_scenario(text: str, file: str, tz: ZoneInfo, config: Config | None = None) -> Scenario:
-    """Parse and check a scenario; every problem is reported at once (ScenarioError)."""
+    """Parse and check a scenario; every problem is reported at once (ScenarioError), like the config's."""
     try:
-        data = _plain(tomllib.loads(text))
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"{file}: not valid TOML: {exc}"]) from None
-    problems = _schema_problems(data, file)
-    problems += _impossible_times(data, file)
-    if problems:
-        raise ScenarioError(problems)
-    start, end = _instant(data["start"], tz), _instant(data["end"], tz)
-    if end <= start:
-        problems.append(f"{file}: end: expected a time after start ({data['start']}), found {show(data['end'])}")
-    raw_patient = data.get("patient", {})
-    patient = _behaviour(raw_patient, Behaviour())
+    problems = Problems(file, doc)
+    data = _plain(doc)
+    read = _Reader(data, check_schema(data, problems, SCHEMA), problems, tz)
+    # Every check below looks only at values the schema passed, so that nothing is reported twice.
+    start, end = read.time(("start",)), read.time(("end",))
+    if start is not None and end is not None and end <= start:
+        problems.add(("end",), f"expected a time after start ({data['start']}), found {show(data['end'])}")
+    patient, unknown = _behaviour(read, ("patient",), Behaviour(), frozenset())
+    named: list[tuple[KeyPath, Behaviour, frozenset[str]]] = [(("patient",), patient, unknown)]
     periods = []
-    for i, raw in enumerate(raw_patient.get("period", [])):
-        p_start, p_until = _instant(raw["from"], tz), _instant(raw["until"], tz)
-        if p_until <= p_start:
-            problems.append(
-                f"{file}: patient.period[{i}].until: expected a time after from ({raw['from']}), "
-                f"found {show(raw['until'])}"
-            )
-        periods.append(Period(p_start, p_until, _behaviour(raw, patient)))
-    named = [("patient", patient)] + [(f"patient.period[{i}]", p.behaviour) for i, p in enumerate(periods)]
-    for where, behaviour in named:
-        if behaviour.takes == "slots" and not behaviour.slots:
-            problems.append(f'{file}: {where}.slots: expected a list of times when takes = "slots", found none')
+    for i, raw in read.tables(("patient", "period")):
+        at: KeyPath = ("patient", "period", i)
+        p_start, p_until = read.time((*at, "from")), read.time((*at, "until"))
+        if p_start is not None and p_until is not None and p_until <= p_start:
+            problems.add((*at, "until"), f"expected a time after from ({raw['from']}), found {show(raw['until'])}")
+        behaviour, period_unknown = _behaviour(read, at, patient, unknown)
+        named.append((at, behaviour, period_unknown))
+        if p_start is not None and p_until is not None:
+            periods.append(Period(p_start, p_until, behaviour))
+    for at, behaviour, not_known in named:
+        if behaviour.takes == "slots" and not behaviour.slots and not {"takes", "slots"} & not_known:
+            problems.add((*at, "slots"), 'expected a list of times when takes = "slots", found none')
     actions = []
-    needs = {
-        "refill": ("tablets",),
-        "skip": ("dose",),
-        "mark_taken": ("dose",),
-        "away": ("until",),
-        "power_off": ("until",),
-    }
-    for i, raw in enumerate(data.get("action", [])):
-        at = _instant(raw["at"], tz)
-        if at < start:
-            problems.append(f"{file}: action[{i}].at: expected a time at or after start ({data['start']}), "
-                            f"found {show(raw['at'])}")  # fmt: skip
-        for key in needs.get(raw["do"], ()):
+    for i, raw in read.tables(("action",)):
+        at = ("action", i)
+        when, do = read.time((*at, "at")), read.get((*at, "do"))
+        if when is not None and start is not None and when < start:
+            problems.add((*at, "at"), f"expected a time at or after start ({data['start']}), found {show(raw['at'])}")
+        for key in NEEDS.get(do, ()):
             if key not in raw:
-                problems.append(f'{file}: action[{i}].{key}: missing, required for do = "{raw["do"]}"')
-        until = _instant(raw["until"], tz) if "until" in raw else None
-        if until is not None and until <= at:
-            problems.append(
-                f"{file}: action[{i}].until: expected a time after at ({raw['at']}), found {show(raw['until'])}"
+                problems.add((*at, key), f'missing, required for do = "{do}"')
+        until = read.time((*at, "until"))
+        if until is not None and when is not None and until <= when:
+            problems.add((*at, "until"), f"expected a time after at ({raw['at']}), found {show(raw['until'])}")
+        taken_at = read.time((*at, "taken_at"))
+        if when is not None and do is not None:
+            actions.append(
+                Action(
+                    at=when,
+                    do=do,
+                    index=i,
+                    tablets=read.get((*at, "tablets")),
+                    medication=read.get((*at, "medication")),
+                    dose=read.get((*at, "dose")),
+                    until=until,
+                    reason=read.get((*at, "reason")),
+                    from_dispenser=read.get((*at, "from_dispenser")) or False,
+                    taken_at=taken_at,
+                )
             )
-        actions.append(
-            Action(
-                at=at,
-                do=raw["do"],
-                index=i,
-                tablets=raw.get("tablets"),
-                medication=raw.get("medication"),
-                dose=raw.get("dose"),
-                until=until,
-                reason=raw.get("reason"),
-                from_dispenser=raw.get("from_dispenser", False),
-                taken_at=_instant(raw["taken_at"], tz) if "taken_at" in raw else None,
-            )
-        )
     if config is not None:
-        problems += _check_against(config, actions, file)
-    if problems:
-        raise ScenarioError(problems)
+        _check_against(config, read, problems)
+    if problems.items or start is None or end is None:
+        raise ScenarioError(problems.lines() or [f"{file}: the scenario is not usable"])
     return Scenario(start, end, patient, tuple(periods), tuple(actions))

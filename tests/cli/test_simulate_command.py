@@ -154,6 +154,9 @@ def test_actions_before_the_start_are_refused(tmp_path):
          "action[0].medication: expected one of Baclofen"),
         (DAY + '[[action]]\nat = "2026-11-01T09:00"\ndo = "skip"\ndose = "aspirin/2026-11-01T08:00"\n',
          "action[0].dose: expected a dose of the plan"),
+        (DAY + '[[action]]\nat = "2026-11-01T09:00"\ndo = "mark_taken"\ndose = "baclofen/2026-11-01T08:00"\n'
+         'taken_at = "2026-11-31T08:10"\n',
+         'action[0].taken_at: expected a real local date and time, found "2026-11-31T08:10"'),
     ],
 )  # fmt: skip
 def test_scenario_review_findings_exit_2(tmp_path, text, expected):
@@ -162,3 +165,77 @@ def test_scenario_review_findings_exit_2(tmp_path, text, expected):
     done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
     assert done.returncode == 2, done.stderr
     assert expected in done.stderr and "Traceback" not in done.stderr
+
+
+# Found in review: scenario schema errors were in jsonschema's own words and 25:00 was reported twice.
+WRONG_SCENARIO = (
+    DAY
+    + """
+[patient]
+delay_minutes = "five"
+
+[[action]]
+at = "2026-11-01T09:00"
+do = "hold"
+
+[[action]]
+at = "2026-11-01T10:00"
+do = "skip"
+dose_id = "baclofen/2026-11-01T08:00"
+
+[[action]]
+at = "2026-11-03T25:00"
+do = "hold"
+
+[[action]]
+at = "2026-11-01T11:00"
+do = "dance"
+"""
+)
+
+
+def test_scenario_errors_read_like_config_errors(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(WRONG_SCENARIO)
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr and "is not of type" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert lines and all(line.startswith(f"{path}: ") for line in lines)
+    assert len(lines) == len(set(lines))
+    # Each names the file, the key path, what was expected and what was found.
+    for wanted in [
+        'patient.delay_minutes: expected a number of minutes from -720 to 1440 (negative: early), found "five"',
+        'action[2].at: expected a local date and time like 2026-11-01T08:00, found "2026-11-03T25:00"',
+        "action[1].dose_id: unknown key 'dose_id' — did you mean 'dose'?",
+        "action[3].do: must be one of lid_open, lid_close, press, hold, refill, refill_mode, ack_all, skip, "
+        'mark_taken, away, power_off, not "dance"',
+    ]:
+        assert f"{path}: {wanted}" in lines
+    assert [line for line in lines if "25:00" in line] == [
+        f'{path}: action[2].at: expected a local date and time like 2026-11-01T08:00, found "2026-11-03T25:00"'
+    ]
+
+
+def test_scenario_schema_errors_do_not_hide_the_other_checks(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        'start = "2026-11-02T00:00"\nend = "2026-11-01T00:00"\n[patient]\ndelay_minutes = "five"\n'
+        '[[action]]\nat = "2026-11-01T09:00"\ndo = "refill"\ntablets = "many"\n'
+        '[[action]]\nat = "2026-11-31T09:00"\ndo = "skip"\n'
+    )
+    done = pillbox("simulate", "--config", str(EXAMPLE), "--scenario", str(path))
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    for wanted in [
+        "end: expected a time after start (2026-11-02T00:00)",
+        "patient.delay_minutes: expected a number of minutes",
+        "action[0].at: expected a time at or after start",
+        'action[0].tablets: expected a number of tablets above 0 and at most 1000, found "many"',
+        'action[1].at: expected a real local date and time, found "2026-11-31T09:00"',
+        'action[1].dose: missing, required for do = "skip"',
+    ]:
+        assert any(line.startswith(f"{path}: {wanted}") for line in lines), (wanted, lines)
+    assert len(lines) == len(set(lines)) == 6
+    assert "Traceback" not in done.stderr and "is not of type" not in done.stderr

@@ -167,3 +167,27 @@ def test_any_value_at_any_key_gives_a_config_or_a_config_error(line: int, value:
         assert exc.problems and all(p.startswith("fuzz.toml: ") for p in exc.problems)
         if "password" in key or "key" in key:
             assert "s3cr3t" not in "\n".join(exc.problems)
+
+
+STRENGTH_AND_PLAN = Path(__file__).parent / "broken" / "strength_invalid_plan_problems.toml"
+
+
+@pytest.mark.parametrize("strength", ['"ten"', "0", "-5"])
+def test_an_invalid_strength_does_not_hide_the_plans_other_problems(strength: str, tmp_path: Path) -> None:
+    # Found in review: an invalid strength_mg was the only problem reported for its medication.
+    text = STRENGTH_AND_PLAN.read_text().replace('strength_mg = "ten"', f"strength_mg = {strength}")
+    expected = [line.replace('found "ten"', f"found {strength}") for line in header(STRENGTH_AND_PLAN, "expect")]
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, str(path))
+    problems = caught.value.problems
+    result = run_check(path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    for output in ("\n".join(problems), result.stderr):
+        for line in expected:
+            assert f"{path}: {line}" in output
+        # Only what needs the strength is skipped: 7 mg is a half-tablet problem with 10 mg tablets.
+        assert "half a tablet" not in output
+    assert len(problems) == len(expected) == len(set(problems))

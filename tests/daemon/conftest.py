@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from device.daemon import Daemon
+from device.driver import wake_until
 from device.engine.events import to_json
 from device.hardware import Hardware
 from device.store import Store
@@ -47,9 +48,12 @@ class Rig:
 
     def run_to(self, moment: dt.datetime) -> None:
         """Wake the daemon at every instant it asks for, up to `moment`."""
-        while (nxt := self.daemon.next_wakeup()) is not None and nxt <= moment:
+
+        def wake(nxt: dt.datetime) -> None:
             self.clock.step(seconds=max(0.0, (nxt - self.clock.now).total_seconds()))
             self.daemon.wake()
+
+        wake_until(moment, self.daemon.next_wakeup, wake)
         self.clock.step(seconds=max(0.0, (moment - self.clock.now).total_seconds()))
         self.daemon.wake()
 

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from device.config import parse_config
+from device.driver import wake_until
 from device.engine.engine import Engine
 from device.engine.model import Config
 from device.scenario import parse_scenario
@@ -104,8 +105,11 @@ class Rig:
     def advance(self, to: dt.datetime) -> list[dict[str, Any]]:
         """Move the virtual clock to `to`, waking the engine at every instant it asks for."""
         out: list[dict[str, Any]] = []
-        while (wake := self.engine.next_wakeup()) is not None and wake <= to:
-            out += self._keep(self.engine.tick(wake))
+
+        def tick(wake: dt.datetime) -> None:
+            out.extend(self._keep(self.engine.tick(wake)))
+
+        wake_until(to, self.engine.next_wakeup, tick)
         out += self._keep(self.engine.tick(to))
         self.now = to
         return out

@@ -17,6 +17,7 @@ from typing import TextIO
 from .accounts import Accounts
 from .engine.model import Config
 from .errors import ActionError
+from .formats import adherence
 from .service import database_path
 from .store import Store
 
@@ -108,7 +109,7 @@ def report_rows(store: Store, first: dt.date, last: dt.date) -> list[dict[str, o
                 "missed": missed,
                 "skipped": counts.get("skipped", 0),
                 "away": counts.get("away", 0),
-                "adherence_percent": round(100 * taken / (taken + missed), 1) if taken + missed else "",
+                "adherence_percent": "" if (share := adherence(taken, missed)) is None else share,
             }
         )
     return out

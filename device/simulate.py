@@ -15,10 +15,11 @@ from typing import Any, TextIO
 from .core import DeviceCore, Step, VirtualHardware
 from .driver import VirtualDriver
 from .engine.engine import Engine
-from .engine.events import Event, to_json
+from .engine.events import Event, opens_alert, to_json
 from .engine.model import Config
 from .engine.plan import Schedule
 from .errors import ActionError
+from .formats import adherence
 from .scenario import Action, Scenario
 from .store import Store
 
@@ -59,8 +60,7 @@ class Summary:
             self.finals[dose] = (med, "missed", False)
         elif kind == "dose_skipped":
             self.finals[dose] = (med, "skipped", False)
-        opens_alert = event.priority in ("medium", "high") or kind == "lid_left_open"
-        if opens_alert and not event.get("reminder"):
+        if opens_alert(kind, event.priority) and not event.get("reminder"):
             self.alerts[med][kind] += 1
 
     def count(self, medication: str, state: str) -> int:
@@ -74,10 +74,11 @@ class Summary:
         for med in config.medications:
             name = med.name
             taken, missed = self.count(name, "taken"), self.count(name, "missed")
-            adherence = f"{100 * taken / (taken + missed):.1f}%" if taken + missed else "n/a"
+            share = adherence(taken, missed)
+            percent = f"{share:.1f}%" if share is not None else "n/a"
             lines.append(
                 f"{name}: planned {self.planned[name]}, taken {taken} (late {self.late(name)}), "
-                f"missed {missed}, skipped {self.count(name, 'skipped')}, adherence {adherence}"
+                f"missed {missed}, skipped {self.count(name, 'skipped')}, adherence {percent}"
             )
             lines.append("  alerts: " + _counts(self.alerts.get(name)))
         lines.append("Device alerts: " + _counts(self.alerts.get("(device)")))

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from ..errors import ActionError, Conflict, NotFound
 from . import messages as say
 from .detections import StopDetection, hours_of
-from .events import EVENT_TYPES, Event, Priority, iso, number
+from .events import EVENT_TYPES, Event, Priority, iso, number, opens_alert
 from .model import Config
 from .plan import DAY, DoseSpec, Schedule, local_midnight
 from .planwarn import plan_steps
@@ -599,7 +599,7 @@ class Engine(StopDetection, Supply):
         event = Event(self._new_id(), self.seq, event_type, prio, stamp, self.device_id, message, fields)
         self._events.append(event)
         self.last_time = stamp
-        if raise_alert and (prio in (Priority.MEDIUM, Priority.HIGH) or event_type == "lid_left_open"):
+        if raise_alert and opens_alert(event_type, prio):
             alert = Alert(
                 id=event.id,
                 event_type=event_type,

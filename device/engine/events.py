@@ -21,34 +21,79 @@ class Priority(enum.StrEnum):
 
 _RANK = {Priority.INFO: 0, Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3}
 
+
+class EventType(enum.StrEnum):
+    """Every event type (SPEC section 7)."""
+
+    DEVICE_STARTED = "device_started"
+    DEVICE_STOPPED = "device_stopped"
+    DOSE_DUE = "dose_due"
+    DOSE_TAKEN = "dose_taken"
+    DOSE_OVERDUE = "dose_overdue"
+    DOSE_MISSED = "dose_missed"
+    DOSE_SKIPPED = "dose_skipped"
+    EXTRA_ACCESS = "extra_access"
+    INTAKE_STOPPED = "intake_stopped"
+    INTAKE_RESUMED = "intake_resumed"
+    INTAKE_REDUCED = "intake_reduced"
+    DOSE_CHANGED = "dose_changed"
+    WITHDRAWAL_WATCH = "withdrawal_watch"
+    STOCK_LOW = "stock_low"
+    STOCK_OUT = "stock_out"
+    REFILL = "refill"
+    REFILL_MODE = "refill_mode"
+    AWAY_STARTED = "away_started"
+    AWAY_ENDED = "away_ended"
+    HELP_REQUESTED = "help_requested"
+    LID_LEFT_OPEN = "lid_left_open"
+    ALERT_ACKNOWLEDGED = "alert_acknowledged"
+    ALERT_RESOLVED = "alert_resolved"
+    CLOCK_JUMP = "clock_jump"
+    CLOCK_UNSYNCED = "clock_unsynced"
+
+
+class IntakeSource(enum.StrEnum):
+    """What showed that a dose was taken."""
+
+    LID = "lid"
+    BUTTON = "button"
+    CAREGIVER = "caregiver"
+
+
 # Every event type and its priority (SPEC section 7); lid_left_open may be raised to medium.
 EVENT_TYPES: dict[str, Priority] = {
-    "device_started": Priority.INFO,
-    "device_stopped": Priority.INFO,
-    "dose_due": Priority.LOW,
-    "dose_taken": Priority.INFO,
-    "dose_overdue": Priority.MEDIUM,
-    "dose_missed": Priority.MEDIUM,
-    "dose_skipped": Priority.INFO,
-    "extra_access": Priority.MEDIUM,
-    "intake_stopped": Priority.HIGH,
-    "intake_resumed": Priority.MEDIUM,
-    "intake_reduced": Priority.MEDIUM,
-    "dose_changed": Priority.INFO,
-    "withdrawal_watch": Priority.MEDIUM,
-    "stock_low": Priority.MEDIUM,
-    "stock_out": Priority.HIGH,
-    "refill": Priority.INFO,
-    "refill_mode": Priority.INFO,
-    "away_started": Priority.INFO,
-    "away_ended": Priority.INFO,
-    "help_requested": Priority.HIGH,
-    "lid_left_open": Priority.LOW,
-    "alert_acknowledged": Priority.INFO,
-    "alert_resolved": Priority.INFO,
-    "clock_jump": Priority.LOW,
-    "clock_unsynced": Priority.MEDIUM,
+    EventType.DEVICE_STARTED: Priority.INFO,
+    EventType.DEVICE_STOPPED: Priority.INFO,
+    EventType.DOSE_DUE: Priority.LOW,
+    EventType.DOSE_TAKEN: Priority.INFO,
+    EventType.DOSE_OVERDUE: Priority.MEDIUM,
+    EventType.DOSE_MISSED: Priority.MEDIUM,
+    EventType.DOSE_SKIPPED: Priority.INFO,
+    EventType.EXTRA_ACCESS: Priority.MEDIUM,
+    EventType.INTAKE_STOPPED: Priority.HIGH,
+    EventType.INTAKE_RESUMED: Priority.MEDIUM,
+    EventType.INTAKE_REDUCED: Priority.MEDIUM,
+    EventType.DOSE_CHANGED: Priority.INFO,
+    EventType.WITHDRAWAL_WATCH: Priority.MEDIUM,
+    EventType.STOCK_LOW: Priority.MEDIUM,
+    EventType.STOCK_OUT: Priority.HIGH,
+    EventType.REFILL: Priority.INFO,
+    EventType.REFILL_MODE: Priority.INFO,
+    EventType.AWAY_STARTED: Priority.INFO,
+    EventType.AWAY_ENDED: Priority.INFO,
+    EventType.HELP_REQUESTED: Priority.HIGH,
+    EventType.LID_LEFT_OPEN: Priority.LOW,
+    EventType.ALERT_ACKNOWLEDGED: Priority.INFO,
+    EventType.ALERT_RESOLVED: Priority.INFO,
+    EventType.CLOCK_JUMP: Priority.LOW,
+    EventType.CLOCK_UNSYNCED: Priority.MEDIUM,
 }
+
+
+def opens_alert(event_type: str, priority: Priority) -> bool:
+    """The one rule of SPEC 8: medium and high events open an alert, and so does lid_left_open."""
+    return priority in (Priority.MEDIUM, Priority.HIGH) or event_type == EventType.LID_LEFT_OPEN
+
 
 # Order of keys in the JSON object: common keys, the dose keys, then the type-specific ones.
 _HEAD = ("id", "seq", "event_type", "priority", "time", "device_id")

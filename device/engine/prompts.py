@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from .events import Event, Priority
+from .events import Event, Priority, opens_alert
 
 MIN = dt.timedelta(minutes=1)
 SILENCE_FOR = 10 * MIN
@@ -99,7 +99,7 @@ class Prompter:
         sounds: list[Sound] = []
         quiet = in_quiet_hours(wall or now, self.quiet_hours, self.tz)
         for event in events:
-            newer_alert = event.priority in (Priority.MEDIUM, Priority.HIGH) or event.event_type == "lid_left_open"
+            newer_alert = opens_alert(event.event_type, event.priority)
             reminder = bool(event.get("reminder"))
             if newer_alert and event.event_type not in ("dose_overdue",) and not reminder:
                 self.silenced_until = None  # a newer alert sounds again

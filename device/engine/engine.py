@@ -822,7 +822,7 @@ class Engine(StopDetection, Supply):
             delay = round((at - spec.scheduled_for).total_seconds() / 60, 1)
             on_time = at < spec.overdue_at
             how = {"lid": "lid opened", "button": "button pressed", "caregiver": "recorded by a caregiver"}[source]
-            timing = "on time" if on_time else f"{say.number(round(delay))} minutes late"
+            timing = "on time" if on_time else f"{number(round(delay))} minutes late"
             self._emit(
                 "dose_taken",
                 f"{say.dose(spec, self.tz)} taken at {say.hhmm(at, self.tz)} ({how}, {timing}).",

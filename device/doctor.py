@@ -204,7 +204,7 @@ def check_broker(m: MqttConfig, device_id: str, sysm: System) -> Line:
                 else "run the doctor as root (sudo pillbox doctor)"
             )
             return Line(Level.FAIL, f"{where}: the password file {source} cannot be read ({exc.strerror or exc})", fix)
-    from .mqtt import broker_problem
+    from .mqtt.probe import broker_problem
 
     problem = broker_problem(m, f"pillbox-{device_id}-doctor", password, sysm.broker_timeout)
     who = f" as {m.username}" if m.username else ""

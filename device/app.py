@@ -21,6 +21,7 @@ from .formats import alert_json, away_json, dose_json, event_json, iso
 
 T = TypeVar("T")
 DAY = dt.timedelta(days=1)
+MAX_LISTED = 100
 MOCK_ACTIONS = ("lid_open", "lid_close", "press", "hold")
 
 
@@ -48,6 +49,15 @@ class Snapshot:
     hardware: dict[str, Any]
     hub: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _listed(engine: Engine) -> list[dict[str, Any]]:
+    """The alert list: high first, then by time; the 100 newest when there are more (SPEC 9)."""
+    alerts = engine.active_alerts()
+    if len(alerts) > MAX_LISTED:
+        newest = {a.id for a in sorted(alerts, key=lambda a: a.since)[-MAX_LISTED:]}
+        alerts = [a for a in alerts if a.id in newest]
+    return [alert_json(a) for a in alerts]
 
 
 class Pillbox:
@@ -159,7 +169,7 @@ class Pillbox:
 
     def alerts(self) -> list[dict[str, Any]]:
         """Active and acknowledged alerts as on `B/alerts`: high first, then by time; at most 100."""
-        return self._read(lambda engine, now: [alert_json(a) for a in engine.active_alerts()[:100]])
+        return self._read(lambda engine, now: _listed(engine))
 
     def status(self) -> dict[str, Any]:
         """`GET /api/v1/status`: the state, today's doses, the hub."""
@@ -204,7 +214,7 @@ class Pillbox:
             today = now.astimezone(self.config.tz).date()
             todays = [dose_json(d) | {"final": d.state.final} for d in engine.doses_between(today, today)]
             supplies = [engine.days_of_supply(i, now) for i in range(len(self.config.medications))]
-            alerts = [alert_json(a) for a in engine.active_alerts()[:100]]
+            alerts = _listed(engine)
             dev = engine.dev
             snap = Snapshot(
                 now=now,

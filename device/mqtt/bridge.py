@@ -21,11 +21,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from ..app import Pillbox
 from ..daemon import Daemon
 from ..engine.events import Event
 from ..engine.model import Config
 from ..errors import NotFound
-from ..status import alert_list, device_state
 from .commands import Acknowledge, CommandTopics, Ignore, Rediscover, Silence, parse_command, screen
 from .connection import close_sockets, connect_properties, new_client, read_password, use_credentials
 from .discovery import base_topic, discovery_configs
@@ -42,6 +42,7 @@ class MqttBridge:
     ) -> None:
         self.config = config
         self.daemon = daemon
+        self.app = Pillbox(daemon)  # every command and query goes through the façade
         self.store = daemon.store
         m = config.mqtt
         self.base = base_topic(config)
@@ -69,7 +70,7 @@ class MqttBridge:
         self._last_alerts: str | None = None
         self._work: queue.Queue[Callable[[], None] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="mqtt-outbox", daemon=True)
-        daemon.listeners.append(self._on_events)
+        self.app.add_listener(self)
         daemon.heartbeat_hooks.append(lambda: self._post(self._publish_status))
         daemon.hub_probes.append(lambda: self.connected)
 
@@ -173,8 +174,8 @@ class MqttBridge:
     def _publish_status(self, force: bool = False) -> None:
         if self.daemon.closed:
             return
-        state = json.dumps(device_state(self.daemon), separators=(",", ":"))
-        alerts = json.dumps(alert_list(self.daemon), separators=(",", ":"))
+        state = json.dumps(self.app.state(), separators=(",", ":"))
+        alerts = json.dumps(self.app.alerts(), separators=(",", ":"))
         if force or state != self._last_state:
             self.client.publish(self.topic("state"), state, qos=1, retain=True)
             self._last_state = state
@@ -182,7 +183,8 @@ class MqttBridge:
             self.client.publish(self.topic("alerts"), alerts, qos=1, retain=True)
             self._last_alerts = alerts
 
-    def _on_events(self, events: list[Event]) -> None:
+    def on_events(self, events: list[Event]) -> None:
+        """The façade's listener: new events are in the outbox; the state may have changed."""
         self._post(self._pump)
         self._post(self._publish_status)
 
@@ -213,12 +215,15 @@ class MqttBridge:
         """One command, in arrival order; anything unexpected is logged (never its content) and ignored."""
         command = parse_command(self.topics, topic, raw)
         if isinstance(command, Silence):
-            self.daemon.silence()
+            self.app.silence()
             log.info("silenced for 10 minutes from the hub")
         elif isinstance(command, Acknowledge):
             target, by = command.target, command.by
             try:
-                self.daemon.call(lambda engine, now: engine.acknowledge(target, now, by=by))
+                if target == "all":
+                    self.app.acknowledge_all(by=by)
+                else:
+                    self.app.acknowledge(target, by=by)
             except NotFound:
                 log.warning("ignoring a command on %s: no alert with id %s", topic, target)
             else:

@@ -1,4 +1,7 @@
-"""The JSON API under /api/v1 (SPEC section 10): bare JSON lists or objects, errors name the field."""
+"""The JSON API under /api/v1 (SPEC section 10): bare JSON lists or objects, errors name the field.
+
+Each query and body is checked against its declaration in `contract`, which the OpenAPI document
+is built from."""
 
 from __future__ import annotations
 
@@ -47,13 +50,13 @@ def status() -> Any:
 @bp.get("/doses")
 @login_required
 def doses() -> Any:
-    return jsonify(actions.doses(request.args.to_dict()))
+    return jsonify(actions.doses(request.args))
 
 
 @bp.get("/events")
 @login_required
 def events() -> Any:
-    return jsonify(actions.events(request.args.to_dict()))
+    return jsonify(actions.events(request.args))
 
 
 @bp.get("/alerts")
@@ -71,7 +74,7 @@ def ack(alert_id: str) -> Any:
 @bp.post("/refills")
 @login_required
 def refills() -> Any:
-    return jsonify(actions.refill(_body(), by=actor())), 201
+    return jsonify(actions.refill(_body(), by=actor(), form=False)), 201
 
 
 @bp.post("/refill-mode")
@@ -83,7 +86,7 @@ def refill_mode() -> Any:
 @bp.post("/away")
 @login_required
 def away() -> Any:
-    return jsonify(actions.set_away(_body(), by=actor()))
+    return jsonify(actions.set_away(_body(), by=actor(), form=False))
 
 
 @bp.delete("/away")
@@ -95,13 +98,13 @@ def away_end() -> Any:
 @bp.post("/doses/<path:dose_id>/skip")
 @login_required
 def skip(dose_id: str) -> Any:
-    return jsonify(actions.skip(dose_id, _body(), by=actor()))
+    return jsonify(actions.skip(dose_id, _body(), by=actor(), form=False))
 
 
 @bp.post("/doses/<path:dose_id>/taken")
 @login_required
 def taken(dose_id: str) -> Any:
-    return jsonify(actions.taken(dose_id, _body(), by=actor()))
+    return jsonify(actions.taken(dose_id, _body(), by=actor(), form=False))
 
 
 @bp.post("/mock/<action>")

@@ -1,10 +1,16 @@
-"""The OpenAPI 3 document of /api/v1 (what schemathesis checks the API against)."""
+"""The OpenAPI 3 document of /api/v1 (what schemathesis checks the API against).
+
+What each operation accepts comes from `contract`, the declarations the handlers check with; this
+module adds the answers and the paths."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from device.engine.events import EVENT_TYPES
+from device.hardware import MOCK_ACTIONS
+
+from . import contract
 
 NULLABLE_STR = {"type": ["string", "null"]}
 NUM_OR_NULL = {"type": ["number", "null"]}
@@ -18,6 +24,7 @@ DOSE_ID = {
     "required": True,
     "description": "`<medication-slug>/<YYYY-MM-DD>T<HH:MM>`; its `/` as is or encoded as %2F.",
     "schema": {"type": "string", "pattern": "^[a-z0-9-]+/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"},
+    "example": "baclofen/2026-11-02T14:00",
 }
 
 
@@ -29,12 +36,39 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-
-def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": {**responses, "401": ERROR}, **extra}
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    notes: str = "",
+    query: contract.Input | None = None,
+    body: contract.Input | None = None,
+    path: tuple[dict[str, Any], ...] = (),
+) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "responses": {**responses, "401": ERROR}}
+    declared = query or body
+    if declared is not None and declared.rules:
+        stated = "\n".join(f"- `{rule.field}`: {rule.text}" for rule in declared.rules)
+        heading = "Beyond what the schema says, refused with a 400 that names the field and says:"
+        notes = f"{notes}\n\n{heading}\n{stated}".strip()
+    if notes:
+        op["description"] = notes
+    parameters = list(path)
+    if query is not None:
+        parameters += [
+            {"name": name, "in": "query", "required": name in query.required, "description": schema["description"],
+             "schema": schema}
+            for name, schema in query.properties.items()
+        ]  # fmt: skip
+    if parameters:
+        op["parameters"] = parameters
+    if body is not None:
+        # Without a body the handlers read `{}`: a body is needed exactly when one of its fields is.
+        op["requestBody"] = {
+            "required": bool(body.required),
+            "content": {"application/json": {"schema": body.schema}},
+        }
+    return op
 
 
 SCHEMAS: dict[str, Any] = {
@@ -137,6 +171,8 @@ SCHEMAS: dict[str, Any] = {
 
 
 def document(*, mock: bool = False) -> dict[str, Any]:
+    dose_failures = {"200": _json(_ref("Dose")), "400": ERROR, "404": ERROR, "409": ERROR}
+    dose_notes = "A dose id that is not planned gets a 404; a dose in a state that does not allow it, a 409."
     paths: dict[str, Any] = {
         "/status": {
             "get": _op(
@@ -147,21 +183,16 @@ def document(*, mock: bool = False) -> dict[str, Any]:
             "get": _op(
                 "Doses on local dates from..to (inclusive)",
                 {"200": _json({"type": "array", "items": _ref("Dose")}), "400": ERROR},
-                parameters=[
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                ],
+                notes="`from` is today when left out, `to` is `from`.",
+                query=contract.DOSES,
             )
         },
         "/events": {
             "get": _op(
                 "Events in seq order",
                 {"200": _json({"type": "array", "items": _ref("Event")}), "400": ERROR},
-                parameters=[
-                    {"name": "after_seq", "in": "query", "schema": {"type": "integer", "minimum": 0}},
-                    {"name": "type", "in": "query", "schema": {"enum": list(EVENT_TYPES)}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-                ],
+                notes="Events with a seq above `after_seq`, of `type` if given, at most `limit` of them.",
+                query=contract.EVENTS,
             )
         },
         "/alerts": {
@@ -171,24 +202,16 @@ def document(*, mock: bool = False) -> dict[str, Any]:
             "post": _op(
                 "Acknowledge an alert (idempotent)",
                 {"200": _json(_ref("Alert")), "400": ERROR, "404": ERROR},
-                parameters=[{"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                notes="An alert id that does not exist (nor `all`: that is the page's button) gets a 404.",
+                path=({"name": "alert_id", "in": "path", "required": True, "schema": {"type": "string"}},),
             )
         },
         "/refills": {
             "post": _op(
                 "Record a refill",
                 {"201": _json(_ref("Event")), "400": ERROR, "404": ERROR},
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["tablets"],
-                        "properties": {
-                            "medication": {"type": "string"},
-                            "tablets": {"type": "number", "minimum": 0.5, "maximum": 1000, "multipleOf": 0.5},
-                        },
-                        "additionalProperties": False,
-                    }
-                ),
+                notes="A medication not in the configuration gets a 404.",
+                body=contract.REFILL,
             )
         },
         "/refill-mode": {
@@ -199,70 +222,37 @@ def document(*, mock: bool = False) -> dict[str, Any]:
         },
         "/away": {
             "post": _op(
-                "The patient is away from..until",
-                {"200": _json(_ref("Away")), "400": ERROR},
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["until"],
-                        "properties": {
-                            "from": {"type": "string", "format": "date-time"},
-                            "until": {"type": "string", "format": "date-time"},
-                        },
-                        "additionalProperties": False,
-                    }
-                ),
+                "The patient is away from..until", {"200": _json(_ref("Away")), "400": ERROR}, body=contract.AWAY
             ),
             "delete": _op("The patient is back", {"200": _json(_ref("Away"))}),
         },
         "/doses/{dose_id}/skip": {
             "post": _op(
                 "Skip a dose that has not reached a final state",
-                {"200": _json(_ref("Dose")), "400": ERROR, "404": ERROR, "409": ERROR},
-                parameters=[DOSE_ID],
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["reason"],
-                        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500}},
-                        "additionalProperties": False,
-                    }
-                ),
+                dose_failures,
+                notes=dose_notes,
+                body=contract.SKIP,
+                path=(DOSE_ID,),
             )
         },
         "/doses/{dose_id}/taken": {
             "post": _op(
                 "Record a dose as taken (elsewhere, or missed by the sensors)",
-                {"200": _json(_ref("Dose")), "400": ERROR, "404": ERROR, "409": ERROR},
-                parameters=[DOSE_ID],
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "at": {"type": "string", "format": "date-time"},
-                            "from_dispenser": {"type": "boolean"},
-                        },
-                        "additionalProperties": False,
-                    },
-                    required=False,
-                ),
+                dose_failures,
+                notes=dose_notes,
+                body=contract.TAKEN,
+                path=(DOSE_ID,),
             )
         },
         "/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})})},
     }
     if mock:
+        action = {"name": "action", "in": "path", "required": True, "schema": {"enum": list(MOCK_ACTIONS)}}
         paths["/mock/{action}"] = {
             "post": _op(
                 "Act on the virtual dispenser (mock hardware only)",
                 {"200": _json({"type": "object"}), "400": ERROR},
-                parameters=[
-                    {
-                        "name": "action",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"enum": ["lid_open", "lid_close", "press", "hold"]},
-                    }
-                ],
+                path=(action,),
             )
         }
     return {

@@ -6,12 +6,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from device.engine.events import number
 from device.engine.messages import WITHDRAWAL_SIGNS
 from device.engine.planwarn import plan_warnings
 from device.engine.state import DoseState
+from device.formats import adherence, number
 
-from . import actions
 from .services import services
 
 DAY = dt.timedelta(days=1)
@@ -79,19 +78,13 @@ def local(moment: dt.datetime | str | None, fmt: str = "%a %d %b %H:%M") -> str 
 
 def build() -> Dashboard:
     sv = services()
-    daemon, config = sv.daemon, sv.config
-    status = actions.status()
-    with daemon.lock:
-        now = daemon.wall()
-        engine = daemon.engine
-        today = now.astimezone(config.tz).date()
-        todays = engine.doses_between(today, today)
-        supplies = {i: engine.days_of_supply(i, now) for i in range(len(config.medications))}
-        refill_until = engine.dev.refill_mode_until
+    config = sv.config
+    snap = sv.app.snapshot()  # everything, read under one lock at one moment
+    status, now = snap.state, snap.now
+    today = now.astimezone(config.tz).date()
     meds: list[MedView] = []
     for i, med in enumerate(config.medications):
-        schedule = engine.schedules[i]
-        phase = schedule.phase_on(today)
+        phase = sv.app.schedules[i].phase_on(today)
         phase_text = (
             "plan not started" if phase is None else "plan ended" if phase.ends_plan
             else f"{number(phase.dose_mg)} mg at {', '.join(phase.times)} since {phase.start:%d %b}"
@@ -104,26 +97,20 @@ def build() -> Dashboard:
             for p in med.plan
             if p.start > today
         ][:5]
-        days = supplies[i]
-        stock = status["stock"].get(med.name)
+        days = snap.days_of_supply[i]
         meds.append(
             MedView(
                 name=med.name,
                 slug=med.slug,
                 doses=[
-                    {
-                        **actions.dose_json(d),
-                        "time": local(d.spec.scheduled_for, "%H:%M"),
-                        "final": d.state.final,
-                        "taken_time": local(d.taken_at, "%H:%M"),
-                    }
-                    for d in todays
-                    if d.spec.medication == med.name
+                    {**d, "time": local(d["scheduled_for"], "%H:%M"), "taken_time": local(d["taken_at"], "%H:%M")}
+                    for d in snap.today
+                    if d["medication"] == med.name
                 ],
                 phase=phase_text,
                 coming=coming,
                 warnings=plan_warnings(med),
-                stock=stock,
+                stock=status["stock"].get(med.name),
                 days_of_supply=days,
                 run_out=local(now + dt.timedelta(days=days), "%a %d %b") if days is not None else None,
                 hours_since=status["hours_since_last_dose"].get(med.name),
@@ -133,22 +120,22 @@ def build() -> Dashboard:
                 with_food=med.with_food,
             )
         )
-    alerts = []
-    for alert in actions.alerts():
-        alerts.append({**alert, "since_local": local(alert["since"]), "todo": WHAT_TO_DO.get(alert["event_type"])})
+    alerts = [
+        {**alert, "since_local": local(alert["since"]), "todo": WHAT_TO_DO.get(alert["event_type"])}
+        for alert in snap.alerts
+    ]
     nxt = None
     if status["next_dose_at"]:
         nxt = f"{status['next_dose_medication']} {number(status['next_dose_mg'])} mg, {local(status['next_dose_at'])}"
     first = today - 29 * DAY
-    counts = daemon.store.daily_counts(first.isoformat(), today.isoformat())
     chart = []
     for k in range(30):
         day = first + k * DAY
-        c = counts.get(day.isoformat(), {})
+        c = snap.daily_counts.get(day.isoformat(), {})
         taken, missed = c.get("taken", 0), c.get("missed", 0)
         chart.append(
             {"day": day, "label": day.strftime("%d %b"), "taken": taken, "missed": missed,
-             "pct": round(100 * taken / (taken + missed)) if taken + missed else None}
+             "pct": None if (pct := adherence(taken, missed, digits=0)) is None else int(pct)}
         )  # fmt: skip
     return Dashboard(
         now=now,
@@ -156,17 +143,13 @@ def build() -> Dashboard:
         meds=meds,
         next_dose=nxt,
         adherence_7d=status["adherence_7d"],
-        adherence_30d=daemon.store.adherence(now - 30 * DAY, now),
+        adherence_30d=snap.adherence_30d,
         chart=chart,
-        away={
-            **actions.away_json(),
-            "from_local": local(daemon.engine.dev.away_from),
-            "until_local": local(daemon.engine.dev.away_until),
-        },
-        refill_mode_until=local(refill_until, "%H:%M") if refill_until else None,
-        hub={"enabled": config.mqtt.enabled, "connected": status["hub_connected"], "waiting": status["outbox_waiting"]},
+        away={**snap.away, "from_local": local(snap.away_from), "until_local": local(snap.away_until)},
+        refill_mode_until=local(snap.refill_mode_until, "%H:%M") if snap.refill_mode_until else None,
+        hub=snap.hub,
         clock_synced=status["clock_synced"],
-        hardware=daemon.hardware.snapshot(),
+        hardware=snap.hardware,
         mock=sv.mock,
         lid=status["lid"],
     )

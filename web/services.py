@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flask import current_app
 
 from device.accounts import Accounts
+from device.app import Pillbox
 from device.daemon import Daemon
 from device.engine.model import Config
 
@@ -16,6 +17,11 @@ class Services:
     config: Config
     daemon: Daemon
     accounts: Accounts
+
+    @property
+    def app(self) -> Pillbox:
+        """The façade: every command and query of the page and the API."""
+        return Pillbox(self.daemon)
 
     @property
     def mock(self) -> bool:

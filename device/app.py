@@ -198,8 +198,22 @@ class Pillbox:
     def events(self, *, after_seq: int = 0, event_type: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         return self.daemon.store.events(after_seq=after_seq, event_type=event_type, limit=limit)
 
+    def history(
+        self, *, start: str | None, end: str | None, event_type: str | None, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Events newest first with time in [start, end), optionally of one type; and their total."""
+        return self.daemon.store.events_between(start=start, end=end, event_type=event_type, limit=limit, offset=offset)
+
+    def healthy(self) -> bool:
+        """The scheduler runs and the database answers (`/healthz`)."""
+        return self.daemon.healthy()
+
     def away(self) -> dict[str, Any]:
         return self._read(lambda engine, now: away_json(engine.dev))
+
+    @property
+    def hardware_is_mock(self) -> bool:
+        return bool(self.daemon.hardware.is_mock)
 
     def hardware(self) -> dict[str, Any]:
         return self.daemon.hardware.snapshot()

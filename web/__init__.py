@@ -11,6 +11,7 @@ from flask import Flask, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from device.accounts import SESSION_LIFETIME, Accounts
+from device.app import Pillbox
 from device.daemon import Daemon
 from device.engine import messages as say
 from device.engine.model import Config
@@ -50,6 +51,7 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["pillbox"] = Services(config, daemon, Accounts(daemon.store))
+    facade = Pillbox(daemon)
     app.jinja_env.filters["count"] = say.count  # "1 tablet", "2 tablets"
     app.jinja_env.filters["hours"] = say.hours_text  # "1 hour", "less than 0.1 hours"
 
@@ -61,7 +63,7 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
     @app.before_request
     def starting() -> Any:
         """Until the engine has started (the bounded wait for a synchronised clock), say so."""
-        if daemon.engine.started or request.endpoint in ("healthz", "auth.login", "auth.logout", "static"):
+        if facade.started or request.endpoint in ("healthz", "auth.login", "auth.logout", "static"):
             return None
         if g.get("user") is None and g.get("token") is None:
             return None  # the login comes first
@@ -77,7 +79,7 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
 
     @app.route("/healthz")
     def healthz() -> Any:
-        healthy = daemon.healthy()
+        healthy = facade.healthy()
         response = jsonify({"status": "ok" if healthy else "unavailable"})
         response.status_code = 200 if healthy else 503
         return response

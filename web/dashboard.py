@@ -8,7 +8,6 @@ from typing import Any
 
 from device.engine.messages import WITHDRAWAL_SIGNS
 from device.engine.planwarn import plan_warnings
-from device.engine.state import DoseState
 from device.formats import adherence, number
 
 from .services import services
@@ -157,10 +156,10 @@ def build() -> Dashboard:
 
 def state_word(state: str) -> str:
     return {
-        str(DoseState.UPCOMING): "upcoming",
-        str(DoseState.WAITING): "due now",
-        str(DoseState.TAKEN): "taken",
-        str(DoseState.MISSED): "missed",
-        str(DoseState.SKIPPED): "skipped",
-        str(DoseState.AWAY): "away",
+        "upcoming": "upcoming",
+        "waiting": "due now",
+        "taken": "taken",
+        "missed": "missed",
+        "skipped": "skipped",
+        "away": "away",
     }.get(state, state)

@@ -156,13 +156,13 @@ def history() -> Any:
         page = min(max(1, int(request.args.get("page", "1"))), 1_000_000)
     except ValueError:
         page = 1
-    events, total = services().daemon.store.events_between(
+    events, total = services().app.history(
         start=query["start"], end=query["end"], event_type=query["type"], limit=PAGE, offset=(page - 1) * PAGE
     )
     pages = max(1, -(-total // PAGE))
     if page > pages:  # past the end: show the last page
         page = pages
-        events, total = services().daemon.store.events_between(
+        events, total = services().app.history(
             start=query["start"], end=query["end"], event_type=query["type"], limit=PAGE, offset=(page - 1) * PAGE
         )
     args = {k: request.args[k] for k in ("type", "from", "to") if request.args.get(k)}
@@ -184,7 +184,7 @@ def _cell(value: Any) -> Any:
 @login_required
 def history_csv() -> Any:
     query = _history_query()
-    events, _ = services().daemon.store.events_between(
+    events, _ = services().app.history(
         start=query["start"], end=query["end"], event_type=query["type"], limit=100_000, offset=0
     )
     out = io.StringIO()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from flask import current_app
@@ -18,14 +19,15 @@ class Services:
     daemon: Daemon
     accounts: Accounts
 
-    @property
+    @functools.cached_property
     def app(self) -> Pillbox:
         """The façade: every command and query of the page and the API."""
         return Pillbox(self.daemon)
 
     @property
     def mock(self) -> bool:
-        return self.daemon.hardware.is_mock
+        return self.app.hardware_is_mock
+
 
 
 def services() -> Services:

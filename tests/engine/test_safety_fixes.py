@@ -341,3 +341,27 @@ def test_a_refill_comes_before_the_alerts_it_resolves(rig):
     assert [e["event_type"] for e in events] == ["refill", "alert_resolved"]
     assert events[1]["alert_id"] == low[0]["id"]
     assert all(e["by"] == "Anna" for e in events)
+
+
+# ---------------------------------------------------------------------------------- 12. who did it
+
+
+def test_the_patients_inputs_carry_by_patient_and_the_clock_carries_none(rig):
+    r = rig(config_toml())
+    r.start(local("2026-11-02T07:00"))
+    taken = r.do(local("2026-11-02T08:05"), lambda e, t: e.lid_opened(t))
+    help_events = r.do(local("2026-11-02T08:06"), lambda e, t: e.hold(t))
+    assert [(e["event_type"], e["by"]) for e in taken + help_events] == [
+        ("dose_taken", "patient"),
+        ("help_requested", "patient"),
+    ]
+    r.do(
+        local("2026-11-02T12:00"),
+        lambda e, t: e.set_away(local("2026-11-02T13:00"), local("2026-11-02T18:00"), t, by="Anna"),
+    )
+    r.advance(local("2026-11-02T19:00"))
+    assert [(e["event_type"], e.get("by")) for e in of_type(r.events, "away_started", "away_ended")] == [
+        ("away_started", "Anna"),
+        ("away_ended", None),
+    ]
+    assert all("by" not in e for e in of_type(r.events, "dose_due", "device_started"))

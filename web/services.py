@@ -29,7 +29,6 @@ class Services:
         return self.app.hardware_is_mock
 
 
-
 def services() -> Services:
     found: Services = current_app.extensions["pillbox"]
     return found

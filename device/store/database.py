@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import PillboxError
-from .schema import MIGRATIONS
+from .schema import MIGRATIONS, PAGE_SIZE
 
 
 class StoreError(PillboxError, RuntimeError):
@@ -26,10 +26,12 @@ class Database:
         self.lock = threading.RLock()
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
+        # Only a new, empty database takes it (before WAL and the first table); others keep theirs.
+        self.conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        self.conn.execute("PRAGMA foreign_keys=ON")
         self._migrate()
+        self.conn.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         with self.lock:
@@ -57,6 +59,8 @@ class Database:
         return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     def _migrate(self) -> None:
+        """Apply the migrations this file has not had, each in its own transaction (foreign keys off:
+        a migration may rebuild a table others refer to, and checks the references before it ends)."""
         version = self.schema_version
         if version > len(MIGRATIONS):
             raise StoreError(
@@ -68,6 +72,9 @@ class Database:
                 for statement in script.split(";"):
                     if statement.strip():
                         conn.execute(statement)
+                broken = conn.execute("PRAGMA foreign_key_check").fetchone()
+                if broken is not None:
+                    raise StoreError(f"{self.path}: schema {number} breaks a reference from {broken[0]}.")
                 conn.execute(f"PRAGMA user_version={number}")
 
     def ping(self) -> bool:

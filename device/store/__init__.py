@@ -1,8 +1,9 @@
 """SQLite: the one source of truth — events, doses, alerts, engine state, outbox, users.
 
 `Store` is the one object the rest of Pillbox holds; it hands each call to the part that owns it:
-`database` (connection, transactions, schema), `records` (the engine's), `outbox`, `history`
-(queries for the page and reports) and `accounts` (caregivers, sessions, tokens).
+`database` (connection, transactions; the tables are in `schema`), `records` (the engine's, written
+through `rows` so that a step rewrites only what changed), `outbox`, `history` (queries for the
+page and reports) and `accounts` (caregivers, sessions, tokens).
 """
 
 from __future__ import annotations

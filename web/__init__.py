@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from device.accounts import SESSION_LIFETIME, Accounts
@@ -72,7 +73,7 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
             return auth.json_error(503, f"starting: waiting up to {minutes:g} minutes for a synchronised clock")
         return render_template("starting.html", minutes=f"{minutes:g}"), 503
 
-    app.register_error_handler(auth.CSRFError, auth.csrf_failed)
+    app.register_error_handler(CSRFError, auth.csrf_failed)
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -13,6 +13,7 @@ from device.errors import ActionError
 
 from . import actions
 from .auth import actor, json_error, login_required
+from .contract import BadInput
 from .openapi import document
 from .services import services
 
@@ -37,7 +38,7 @@ def _body() -> Any:
     except RecursionError:
         data = None
     if data is None:
-        raise actions.BadInput("body", "expected a JSON object (Content-Type: application/json).")
+        raise BadInput("body", "expected a JSON object (Content-Type: application/json).")
     return data
 
 

@@ -24,7 +24,7 @@ def new_client(client_id: str) -> mqtt.Client:
 def connect_properties() -> Properties:
     """CONNECT properties: no session kept after the connection (the broker queues nothing for us
     while we are away), and the largest packet we accept."""
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 0
     props.MaximumPacketSize = MAX_PACKET
     return props

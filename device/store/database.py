@@ -80,10 +80,10 @@ class Database:
     def ping(self) -> bool:
         try:
             with self.lock:
-                return self.conn.execute("SELECT 1").fetchone()[0] == 1
+                return bool(self.conn.execute("SELECT 1").fetchone()[0] == 1)
         except sqlite3.Error:
             return False
 
     def integrity_ok(self) -> bool:
         with self.lock:
-            return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            return bool(self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")

@@ -12,7 +12,6 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from device.accounts import SESSION_LIFETIME, Accounts
-from device.app import Pillbox
 from device.daemon import Daemon
 from device.engine import messages as say
 from device.engine.model import Config
@@ -51,8 +50,9 @@ def create_app(config: Config, daemon: Daemon, *, testing: bool = False) -> Flas
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["pillbox"] = Services(config, daemon, Accounts(daemon.store))
-    facade = Pillbox(daemon)
+    given = Services(config, daemon, Accounts(daemon.store))
+    app.extensions["pillbox"] = given
+    facade = given.app  # the same façade the views use
     app.jinja_env.filters["count"] = say.count  # "1 tablet", "2 tablets"
     app.jinja_env.filters["hours"] = say.hours_text  # "1 hour", "less than 0.1 hours"
 
